@@ -1,0 +1,169 @@
+"""The interface shared by exact RTRL and its approximations.
+
+An estimator tracks, for each of B batch rows, an estimate G̃_t of the influence matrix G_t = ∂h_t/∂W, shape
+(n, K, k). ``update(step)`` applies one step of the recursion G_t = H_t G_{t-1} + F_t (exactly or in expectation),
+``gradient(δ)`` contracts the estimate with the error signals, and ``reset(mask)`` starts new sequences.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from okcore._checks import check_array, check_mask, check_positive_int
+from okcore.cells import Step, _Cell
+from okcore.signs import SignSource, as_sign_source
+
+__all__ = ["Estimator", "KroneckerSumEstimator"]
+
+
+class Estimator:
+    """Base class. Subclasses implement ``_reset_rows``, ``_update``, ``influence`` and ``_gradient``.
+
+    Args:
+        cell: the cell whose influence is tracked; fixes n, K and k.
+        batch: number B of sequences tracked side by side, each with its own estimate.
+    """
+
+    def __init__(self, cell: _Cell, batch: int = 1) -> None:
+        if not isinstance(cell, _Cell):
+            raise TypeError(f"cell: expected a TanhCell or GatedCell, got {type(cell).__name__}")
+        self.batch = check_positive_int("batch", batch)
+        self.n = cell.n_hidden
+        self.K = cell.K
+        self.k = cell.k
+        self.dtype = cell.dtype
+        self.t = 0  # steps since construction, for diagnostics
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n={self.n}, K={self.K}, k={self.k}, batch={self.batch})"
+
+    # -- public interface -------------------------------------------------------------------------------------
+    def reset(self, mask: object | None = None) -> None:
+        """Zero the estimate of every row, or of the rows where ``mask`` (shape (B,), bool) is True."""
+        rows = np.ones(self.batch, dtype=bool) if mask is None else check_mask("mask", mask, self.batch)
+        if rows.any():
+            self._reset_rows(rows)
+
+    def update(self, step: Step) -> None:
+        """Advance the estimate by one step of the recursion, using the cell's ``step`` output."""
+        xhat, H, d = self._check_step(step)
+        self._update(xhat, H, d)
+        self.t += 1
+
+    def influence(self) -> np.ndarray:
+        """The dense estimate G̃_t, (B, n, K, k) (a new array)."""
+        raise NotImplementedError
+
+    def mean_influence(self) -> np.ndarray:
+        """The estimate averaged over the batch rows, (n, K, k)."""
+        return self.influence().mean(axis=0)
+
+    def squared_error(self, G: object) -> np.ndarray:
+        """‖G̃_b − G‖²_F for each row b, (B,). ``G`` is (n, K, k) (the same for all rows) or (B, n, K, k).
+
+        Subclasses with a factored estimate override this to avoid forming G̃ densely.
+        """
+        G_arr = self._check_G(G)
+        diff = self.influence() - G_arr
+        return np.einsum("bapq,bapq->b", diff, diff)
+
+    def _check_G(self, G: object) -> np.ndarray:
+        shape = (self.n, self.K, self.k)
+        if np.ndim(G) == 3:
+            return check_array("G", G, shape)
+        return check_array("G", G, (self.batch, *shape))
+
+    def gradient(self, dL_dh: object) -> np.ndarray:
+        """Σ_b Σ_a δ[b, a] G̃[b, a, :, :], the step's contribution to dL/dW, shape (K, k).
+
+        ``dL_dh`` is (B, n), or (n,) when B = 1.
+        """
+        if np.ndim(dL_dh) == 1 and self.batch == 1:
+            delta = check_array("dL_dh", dL_dh, (self.n,))[None]
+        else:
+            delta = check_array("dL_dh", dL_dh, (self.batch, self.n))
+        return self._gradient(delta)
+
+    # -- for subclasses -----------------------------------------------------------------------------------------
+    def _check_step(self, step: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if not isinstance(step, Step):
+            raise TypeError(f"step: expected a Step returned by cell.step, got {type(step).__name__}")
+        xhat, H, d = step.as_batch()
+        expected = (self.batch, self.n, self.K, self.k)
+        got = (xhat.shape[0], H.shape[1], xhat.shape[1], d.shape[1])
+        if got != expected:
+            raise ValueError(
+                "step: expected a step of a cell with (batch, n, K, k) = "
+                f"{expected} as this estimator was built for, got {got}"
+            )
+        return xhat, H, d
+
+    def _reset_rows(self, rows: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _update(self, xhat: np.ndarray, H: np.ndarray, d: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _gradient(self, delta: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+def _check_rank(rank: object) -> int:
+    if isinstance(rank, bool) or not isinstance(rank, numbers.Integral):
+        raise TypeError(f"rank: expected an integer >= 1, got {type(rank).__name__} {rank!r}")
+    if rank < 1:
+        raise ValueError(f"rank: expected an integer >= 1, got {rank}")
+    return int(rank)
+
+
+class KroneckerSumEstimator(Estimator):
+    """Estimates of the form G̃ = Σ_{i<r} u_i ⊗ A_i per row: u (B, r, K), A (B, r, n, k).
+
+    G̃[b, a, p, q] = Σ_i u[b, i, p] A[b, i, a, q]. Subclasses implement ``_update``. ``rng`` is a
+    ``numpy.random.Generator`` or a sign source (see :mod:`okcore.signs`); it is required.
+    """
+
+    def __init__(
+        self, cell: _Cell, rank: int, batch: int = 1, rng: np.random.Generator | SignSource | None = None
+    ) -> None:
+        super().__init__(cell, batch)
+        self.rank = _check_rank(rank)
+        self.signs = as_sign_source(rng)
+        self.u = np.zeros((self.batch, self.rank, self.K), dtype=self.dtype)
+        self.A = np.zeros((self.batch, self.rank, self.n, self.k), dtype=self.dtype)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n={self.n}, K={self.K}, k={self.k}, rank={self.rank}, batch={self.batch})"
+
+    def _reset_rows(self, rows: np.ndarray) -> None:
+        self.u[rows] = 0.0
+        self.A[rows] = 0.0
+
+    def influence(self) -> np.ndarray:
+        return np.einsum("brp,braq->bapq", self.u, self.A)
+
+    def mean_influence(self) -> np.ndarray:
+        """Σ_i u_i ⊗ A_i averaged over the batch rows, (n, K, k), without forming each row densely."""
+        u = self.u.reshape(-1, self.K)
+        A = self.A.reshape(-1, self.n, self.k)
+        return np.einsum("jp,jaq->apq", u, A) / self.batch
+
+    def squared_error(self, G: object) -> np.ndarray:
+        """‖Σ_i u_i ⊗ A_i − G‖²_F per row, from the factors: ‖G̃‖² − 2⟨G̃, G⟩ + ‖G‖², (B,)."""
+        G_arr = self._check_G(G)
+        gram = np.einsum("bip,bjp->bij", self.u, self.u) * np.einsum("biaq,bjaq->bij", self.A, self.A)
+        if G_arr.ndim == 3:
+            uG = np.einsum("bip,apq->biaq", self.u, G_arr)
+            g_norm2 = np.einsum("apq,apq->", G_arr, G_arr)
+        else:
+            uG = np.einsum("bip,bapq->biaq", self.u, G_arr)
+            g_norm2 = np.einsum("bapq,bapq->b", G_arr, G_arr)
+        cross = np.einsum("biaq,biaq->b", uG, self.A)
+        return np.maximum(gram.sum(axis=(1, 2)) - 2.0 * cross + g_norm2, 0.0)
+
+    def _gradient(self, delta: np.ndarray) -> np.ndarray:
+        # (δ·A_i) first: O(B r n k), then the outer products with u_i: O(B r K k).
+        dA = np.einsum("ba,braq->brq", delta, self.A).reshape(-1, self.k)
+        return self.u.reshape(-1, self.K).T @ dA

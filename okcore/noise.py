@@ -1,0 +1,136 @@
+"""Measuring the noise of influence estimators against exact RTRL, with W fixed.
+
+The samples of an estimator run along the batch axis: one input sequence is fed to every row, so each row is an
+independent run of the estimator on the same trajectory, and all rows advance with one vectorised update. The exact
+influence G_t is computed alongside by :class:`~okcore.rtrl.ExactRTRL` on a single row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from okcore._checks import check_array, check_positive_int, check_rng
+from okcore.cells import Step, _Cell
+from okcore.estimator import Estimator
+from okcore.rtrl import ExactRTRL
+
+__all__ = ["NoiseResult", "measure_noise", "relative_variance", "broadcast_step"]
+
+
+@dataclass(frozen=True)
+class NoiseResult:
+    """Noise of one or more estimators over time.
+
+    Attributes:
+        relative_variance: name -> (T,) the mean over samples of ‖G̃_t − G_t‖²_F / ‖G_t‖²_F.
+        relative_bias2: name -> (T,) ‖mean of G̃_t − G_t‖²_F / ‖G_t‖²_F; for an unbiased estimator this is about
+            relative_variance / n_samples.
+        exact_norm2: (T,) ‖G_t‖²_F.
+        n_samples: number of independent runs per estimator.
+    """
+
+    relative_variance: dict[str, np.ndarray]
+    relative_bias2: dict[str, np.ndarray]
+    exact_norm2: np.ndarray
+    n_samples: int
+
+
+def broadcast_step(step: Step, batch: int) -> Step:
+    """The step of one sequence repeated over ``batch`` rows (read-only views, no copies)."""
+    xhat, H, d = step.as_batch()
+    if xhat.shape[0] != 1:
+        raise ValueError(f"step: expected a step of a single sequence, got batch {xhat.shape[0]}")
+    n = H.shape[1]
+    return Step(
+        x=np.broadcast_to(step.x.reshape(1, -1), (batch, step.x.shape[-1])),
+        h_prev=np.broadcast_to(step.h_prev.reshape(1, n), (batch, n)),
+        xhat=np.broadcast_to(xhat, (batch, xhat.shape[1])),
+        h=np.broadcast_to(step.h.reshape(1, n), (batch, n)),
+        H=np.broadcast_to(H, (batch, n, n)),
+        d=np.broadcast_to(d, (batch, d.shape[1])),
+    )
+
+
+def _build(cell: _Cell, name: str, spec: object, n_samples: int, rng: np.random.Generator) -> Estimator:
+    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[1], Mapping):
+        cls, kwargs = spec
+    else:
+        cls, kwargs = spec, {}
+    if not (isinstance(cls, type) and issubclass(cls, Estimator)):
+        raise TypeError(
+            f"estimators[{name!r}]: expected an estimator class or (class, kwargs), got {type(spec).__name__}"
+        )
+    if cls is ExactRTRL:
+        return cls(cell, batch=n_samples, **kwargs)
+    return cls(cell, batch=n_samples, rng=rng, **kwargs)
+
+
+def measure_noise(
+    cell: _Cell,
+    xs: object,
+    estimators: Mapping[str, Any],
+    n_samples: int,
+    rng: np.random.Generator,
+    h0: object | None = None,
+) -> NoiseResult:
+    """Relative variance and squared bias of several estimators over one input sequence, W fixed.
+
+    Args:
+        cell: the network (its W is not changed).
+        xs: the input sequence, (T, n_in).
+        estimators: name -> estimator class, or (class, kwargs) such as ``(OK, {"rank": 4})``.
+        n_samples: independent runs per estimator (the batch size of each estimator).
+        rng: the Generator every estimator draws its signs from (in the order of ``estimators``).
+        h0: initial state, (n,); zeros by default.
+    """
+    if not isinstance(cell, _Cell):
+        raise TypeError(f"cell: expected a TanhCell or GatedCell, got {type(cell).__name__}")
+    xs_arr = check_array("xs", xs, (None, cell.n_in))
+    if xs_arr.shape[0] < 1:
+        raise ValueError(f"xs: expected at least one time step, got shape {xs_arr.shape}")
+    n_samples = check_positive_int("n_samples", n_samples)
+    check_rng("rng", rng)
+    if not isinstance(estimators, Mapping) or not estimators:
+        raise TypeError("estimators: expected a non-empty mapping name -> class or (class, kwargs)")
+    h = np.zeros(cell.n_hidden) if h0 is None else check_array("h0", h0, (cell.n_hidden,))
+
+    runs = {name: _build(cell, name, spec, n_samples, rng) for name, spec in estimators.items()}
+    exact = ExactRTRL(cell, batch=1)
+    T = xs_arr.shape[0]
+    rel_var = {name: np.empty(T) for name in runs}
+    rel_bias2 = {name: np.empty(T) for name in runs}
+    norm2 = np.empty(T)
+    for t in range(T):
+        step = cell.step(xs_arr[t], h)
+        h = step.h
+        exact.update(step)
+        G = exact.influence()[0]
+        norm2[t] = np.einsum("apq,apq->", G, G)
+        scale = 1.0 / norm2[t] if norm2[t] > 0 else 0.0
+        many = broadcast_step(step, n_samples)
+        for name, est in runs.items():
+            est.update(many)
+            rel_var[name][t] = est.squared_error(G).mean() * scale
+            rel_bias2[name][t] = np.sum((est.mean_influence() - G) ** 2) * scale
+    return NoiseResult(rel_var, rel_bias2, norm2, n_samples)
+
+
+def relative_variance(
+    cell: _Cell,
+    xs: object,
+    estimator: type[Estimator],
+    n_samples: int,
+    rng: np.random.Generator,
+    estimator_kwargs: Mapping[str, Any] | None = None,
+    h0: object | None = None,
+) -> np.ndarray:
+    """E‖G̃_t − G_t‖²_F / ‖G_t‖²_F for t = 1..T, (T,), estimated from ``n_samples`` independent runs.
+
+    ``estimator`` is a class such as ``OK``; ``estimator_kwargs`` its extra arguments (e.g. ``{"rank": 4}``).
+    """
+    spec = (estimator, dict(estimator_kwargs or {}))
+    return measure_noise(cell, xs, {"estimator": spec}, n_samples, rng, h0).relative_variance["estimator"]

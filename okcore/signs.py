@@ -1,0 +1,68 @@
+"""Sources of random signs for the unbiased estimators.
+
+Every stochastic estimator draws its randomness only as arrays of ±1 signs from a *sign source*. A
+``numpy.random.Generator`` is wrapped in :class:`RandomSigns`; :class:`ReplaySigns` hands out prescribed arrays,
+which lets a test enumerate every sign pattern of an update and average the results exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = ["SignSource", "RandomSigns", "ReplaySigns", "as_sign_source"]
+
+
+@runtime_checkable
+class SignSource(Protocol):
+    """Anything with ``signs(shape) -> float64 array of ±1 of that shape``."""
+
+    def signs(self, shape: tuple[int, ...]) -> np.ndarray: ...
+
+
+class RandomSigns:
+    """Independent fair ±1 signs from a Generator."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
+        self.rng = rng
+
+    def signs(self, shape: tuple[int, ...]) -> np.ndarray:
+        return 2.0 * self.rng.integers(0, 2, size=shape) - 1.0
+
+
+class ReplaySigns:
+    """Hands out the given sign arrays in order; each request must match the next array's shape."""
+
+    def __init__(self, arrays: Iterable[np.ndarray]) -> None:
+        self._queue = [np.asarray(a, dtype=np.float64) for a in arrays]
+        for i, a in enumerate(self._queue):
+            if not np.all(np.abs(a) == 1.0):
+                raise ValueError(f"arrays: expected entries ±1 only, got other values in array {i}")
+
+    def signs(self, shape: tuple[int, ...]) -> np.ndarray:
+        if not self._queue:
+            raise RuntimeError("ReplaySigns: no sign arrays left to hand out")
+        nxt = self._queue.pop(0)
+        if nxt.shape != tuple(shape):
+            raise ValueError(f"ReplaySigns: the estimator asked for shape {tuple(shape)}, next array is {nxt.shape}")
+        return nxt
+
+    @property
+    def remaining(self) -> int:
+        return len(self._queue)
+
+
+def as_sign_source(rng: object) -> SignSource:
+    """Accept a Generator or a sign source; anything else is a TypeError naming ``rng``."""
+    if isinstance(rng, np.random.Generator):
+        return RandomSigns(rng)
+    if isinstance(rng, SignSource):
+        return rng
+    raise TypeError(
+        "rng: expected a numpy.random.Generator or a sign source with a signs(shape) method, "
+        f"got {type(rng).__name__}"
+    )
