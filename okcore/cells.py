@@ -122,6 +122,8 @@ class _Cell:
             h2 = check_array("h", h, (self.n_hidden,))[None]
         else:
             x2 = check_array("x", x, (None, self.n_in))
+            if x2.shape[0] == 0:
+                raise ValueError(f"x: expected at least one row, got shape {x2.shape}")
             h2 = check_array("h", h, (x2.shape[0], self.n_hidden))
         return x2, h2
 

@@ -33,7 +33,7 @@ class Readout:
         self.n_hidden = check_positive_int("n_hidden", n_hidden)
         self.n_out = check_positive_int("n_out", n_out)
         check_rng("rng", rng)
-        if unit not in _UNITS:
+        if not isinstance(unit, str) or unit not in _UNITS:
             raise ValueError(f"unit: expected 'nats' or 'bits', got {unit!r}")
         self.unit = unit
         std = 1.0 / np.sqrt(n_hidden + 1) if scale is None else check_positive_float("scale", scale)
@@ -57,6 +57,8 @@ class Readout:
             h2 = check_array("h", h, (self.n_hidden,))[None]
         else:
             h2 = check_array("h", h, (None, self.n_hidden))
+            if h2.shape[0] == 0:
+                raise ValueError(f"h: expected at least one row, got shape {h2.shape}")
         y2 = None
         if y is not None:
             shape = () if unbatched else (h2.shape[0],)
