@@ -4,6 +4,7 @@ Notation and shapes follow the workbook: x̂_t = [x_t; h_{t-1}; 1] of length K, 
 state h_t of size n, influence matrix G_t = ∂h_t/∂W of shape (n, K, k), with a leading batch axis B.
 """
 
+from okcore.approx import KFRTRL, OK, UORO, KFAverage
 from okcore.bptt import bptt, truncated_bptt, unroll
 from okcore.cells import GatedCell, Step, TanhCell
 from okcore.estimator import Estimator, KroneckerSumEstimator
@@ -14,6 +15,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Estimator",
+    "KFAverage",
+    "KFRTRL",
+    "OK",
+    "UORO",
     "ExactRTRL",
     "GatedCell",
     "KroneckerSumEstimator",

@@ -14,11 +14,19 @@ from typing import Any
 import numpy as np
 
 from okcore._checks import check_array, check_positive_int, check_rng
-from okcore.cells import Step, _Cell
+from okcore.approx import KFRTRL, OK, UORO, KFAverage
+from okcore.cells import GatedCell, Step, _Cell
 from okcore.estimator import Estimator
 from okcore.rtrl import ExactRTRL
 
-__all__ = ["NoiseResult", "measure_noise", "relative_variance", "broadcast_step"]
+__all__ = [
+    "NoiseResult",
+    "broadcast_step",
+    "measure_noise",
+    "relative_variance",
+    "standard_estimators",
+    "variance_table",
+]
 
 
 @dataclass(frozen=True)
@@ -134,3 +142,37 @@ def relative_variance(
     """
     spec = (estimator, dict(estimator_kwargs or {}))
     return measure_noise(cell, xs, {"estimator": spec}, n_samples, rng, h0).relative_variance["estimator"]
+
+
+def standard_estimators(ranks: tuple[int, ...] = (2, 4, 8)) -> dict[str, Any]:
+    """UORO, KF and, for each rank r, KF-avg(r) and OK(r), as a spec for :func:`measure_noise`."""
+    specs: dict[str, Any] = {"UORO": UORO, "KF": KFRTRL}
+    for r in ranks:
+        specs[f"KF-avg r={r}"] = (KFAverage, {"rank": r})
+        specs[f"OK r={r}"] = (OK, {"rank": r})
+    return specs
+
+
+def variance_table(
+    n_hidden: int = 16,
+    T: int = 60,
+    n_samples: int = 100,
+    seed: int = 0,
+    ranks: tuple[int, ...] = (2, 4, 8),
+    times: tuple[int, ...] = (10, 30, 60),
+    n_in: int = 4,
+    scale: float = 0.3,
+) -> dict[str, np.ndarray]:
+    """Relative variance at the given times (1-based) of the standard estimators, W fixed.
+
+    The network is a gated cell with W ~ N(0, scale²) driven by a random one-hot sequence, all drawn from
+    ``np.random.default_rng(seed)``, which also supplies the estimators' signs. Returns name -> (len(times),).
+    """
+    times_arr = np.asarray(times)
+    if times_arr.ndim != 1 or times_arr.size == 0 or times_arr.min() < 1 or times_arr.max() > T:
+        raise ValueError(f"times: expected steps between 1 and T={T}, got {times}")
+    rng = np.random.default_rng(seed)
+    cell = GatedCell(n_in, n_hidden, rng, scale=scale)
+    xs = np.eye(n_in)[rng.integers(0, n_in, size=T)]
+    res = measure_noise(cell, xs, standard_estimators(ranks), n_samples, rng)
+    return {name: curve[times_arr - 1] for name, curve in res.relative_variance.items()}

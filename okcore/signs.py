@@ -31,7 +31,9 @@ class RandomSigns:
         self.rng = rng
 
     def signs(self, shape: tuple[int, ...]) -> np.ndarray:
-        return 2.0 * self.rng.integers(0, 2, size=shape) - 1.0
+        # random() returns j / 2**53 for j uniform in [0, 2**53): exactly half the values lie below 0.5,
+        # so the signs are exactly fair; this is several times faster than integers(0, 2).
+        return np.copysign(1.0, self.rng.random(shape) - 0.5)
 
 
 class ReplaySigns:

@@ -1,0 +1,272 @@
+"""OK: the optimal Kronecker-sum approximation of RTRL (Benzing, Gauy, Mujika, Martinsson & Steger, ICML 2019).
+
+Each batch row keeps G̃ = Σ_{j=1..r} u_j ⊗ A_j. One step of the recursion G_t = H_t G_{t-1} + x̂_t ⊗ D_t turns it
+into the r + 1 exact terms
+
+    Σ_j v_j ⊗ M_j,    v = (u_1, ..., u_r, x̂),    M = (H A_1, ..., H A_r, D),
+
+and OK replaces them by r random terms whose expectation is exact and whose variance is the smallest any unbiased
+Kronecker-rank-r replacement can have. Under the rearrangement u ⊗ A ↦ u vec(A)ᵀ the sum is the K × nk matrix
+P = Vᵀ M (V: the v_j as rows, M: the vec(M_j) as rows), so the problem is a low-rank one:
+
+1. Orthonormal bases of the two spans: Vᵀ = Q_v R_v (Householder QR, K × (r+1)) and Mᵀ = Q_M S with Q_M
+   orthonormal and SᵀS = M Mᵀ. Then P = Q_v C Q_Mᵀ with the (r+1) × (r+1) core C = R_v Sᵀ; this holds for
+   rank-deficient spans too (zero rows of R_v or S are allowed).
+2. SVD C = U diag(σ) Wᵀ, σ descending, so P = Σ_i σ_i ũ_i ⊗ Ã_i with ũ = Q_v U and Ã = Q_M W orthonormal.
+3. The keep/mix rule and the (r, r+1) mixing matrix R of :mod:`okcore.lowrank` (RᵀR has diagonal σ), and one
+   random sign s_i per singular direction. The symmetric split sets
+
+       u'_j = Σ_i s_i R_ji ũ_i,    A'_j = Σ_i s_i R_ji Ã_i,
+
+   so that Σ_j u'_j ⊗ A'_j has the coefficient matrix diag(s) RᵀR diag(s) in the singular basis: its mean is
+   diag(σ) (unbiased) and its squared distance to diag(σ) is ``lowrank.minimal_variance(σ)`` for every sign draw.
+4. Each pair is rescaled so that ‖u'_j‖ = ‖A'_j‖ (the product is unchanged).
+
+How the large side is handled. The matrices M_j have nk entries (nk = 2n² for the gated cell); apart from the
+products H A_j, the update reads them only twice (once for their Gram matrix, once to form the new A'_j):
+
+* Ã_i is never formed. Because Q_M S = Mᵀ, σ_i Ã_i = Pᵀ ũ_i = Mᵀ R_vᵀ U_i, so A'_j = Σ_i (s_i R_ji / σ_i)
+  Mᵀ R_vᵀ U_i is one small (r, r+1) coefficient matrix times M: a single matrix product. The division is safe:
+  the column i of R has norm √σ_i, so the coefficient is at most 1/√σ_i on a vector of norm σ_i. Singular
+  values below ``1e-13 σ_1`` are set to zero (round-off from rank-deficient spans; dropping them changes the
+  estimate by less than 1e-12 relative).
+* S comes from the Gram matrix M Mᵀ ((r+1) × (r+1), one pass): scaled to unit diagonal, Ĝ = L Lᵀ
+  (Cholesky) and S = Lᵀ diag(‖M_j‖). The Gram matrix squares the condition number, so a row whose Cholesky
+  pivot L_jj² (the squared sine of the angle between M_j and the span of the earlier M's) falls below ``1e-6``
+  is redone with Householder QR of Mᵀ (S = R_M), and so is the whole batch if Cholesky fails. Exactly zero M_j
+  (the zero start, resets, D = 0) are exact and do not count. ``basis="qr"`` uses Householder QR for every row
+  (slower; for checks).
+
+Unbiasedness does not rest on the orthogonality of these bases: averaged over the signs the new sum is
+Q_v U Uᵀ R_v M = Vᵀ M up to round-off in U, whatever S is. The accuracy of S only affects how close the variance
+is to the optimum.
+
+The split of the authors' published implementation (``split="code"``) puts s_i R_ji / √σ_i on ũ_i and
+s_i R_ji √σ_i on Ã_i. It is still unbiased (the diagonal is unchanged) but its off-diagonal error entries are
+multiplied by √(σ_i'/σ_i), so its variance Σ_{i≠i'} (RᵀR)²_ii' σ_i'/σ_i is larger (σ_1² + σ_2² instead of
+2σ_1σ_2 when two values are mixed).
+
+Range. The Gram matrices hold squared norms, so the factors must stay within about 1e±150 (an exploding
+influence overflows there); singular values below 1e-150 are treated as zero.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from okcore.cells import _Cell
+from okcore.estimator import KroneckerSumEstimator
+from okcore.lowrank import mixing_matrix_batched
+from okcore.signs import SignSource
+
+__all__ = ["OK"]
+
+# Singular values of the core at or below _SIGMA_TOL * σ_1, or below _SIGMA_FLOOR, are treated as zero (the floor
+# keeps 1/σ finite; a whole estimate that small is below the resolution of the Gram matrices anyway).
+_SIGMA_TOL = 1e-13
+_SIGMA_FLOOR = 1e-150
+# Smallest squared Cholesky pivot of the unit-diagonal Gram matrix of the M_j below which a row falls back to
+# Householder QR (the Gram matrix then no longer determines S to the precision the split needs).
+_GRAM_TOL = 1e-6
+
+_SPLITS = ("optimal", "code")
+_BASES = ("gram", "qr")
+
+
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {type(value).__name__}")
+    if value not in choices:
+        raise ValueError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+class OK(KroneckerSumEstimator):
+    """The optimal Kronecker-sum approximation of rank r, per batch row (see the module docstring).
+
+    Args:
+        cell: the cell whose influence is tracked.
+        rank: number r >= 1 of Kronecker terms kept.
+        batch: number B of sequences, each with its own estimate.
+        rng: a ``numpy.random.Generator`` or a sign source (required); each update draws one (B, r+1) array of
+            signs, one per singular direction in descending order of σ.
+        split: ``"optimal"`` (symmetric split, minimal variance) or ``"code"`` (the split of the authors'
+            published implementation: unbiased, larger variance).
+        basis: ``"gram"`` (Gram matrix of the M_j, Householder QR for ill-conditioned rows) or ``"qr"``
+            (Householder QR always).
+
+    Diagnostics of the latest update (arrays over the batch):
+        last_variance: (B,) the squared error ‖G̃_t − (H_t G̃_{t-1} + F_t)‖²_F it added. It does not depend on the
+            signs; for the optimal split it is ``lowrank.minimal_variance`` of ``last_singular_values``.
+        last_singular_values: (B, r+1) singular values of the exact (r+1)-term sum, descending.
+        last_n_mixed: (B,) number m of singular values mixed (the rest are kept exactly).
+        last_mixed_share: (B,) Σ mixed σ / Σ σ (0 when every σ is 0).
+        last_used_qr: (B,) True where the row's basis of the M_j came from Householder QR.
+    """
+
+    def __init__(
+        self,
+        cell: _Cell,
+        rank: int,
+        batch: int = 1,
+        rng: np.random.Generator | SignSource | None = None,
+        split: str = "optimal",
+        basis: str = "gram",
+    ) -> None:
+        super().__init__(cell, rank, batch, rng)
+        self.split = _check_choice("split", split, _SPLITS)
+        self.basis = _check_choice("basis", basis, _BASES)
+        B, r, n, k = self.batch, self.rank, self.n, self.k
+        self._blocks = k // n
+        self._HA = np.zeros((B, r, n, k), dtype=self.dtype)
+        self._HA_diag = self._diagonal(self._HA)
+        self._Vt = np.zeros((B, self.K, r + 1), dtype=self.dtype)
+        self._gram = np.zeros((B, r + 1, r + 1), dtype=self.dtype)
+        self._diag = np.arange(r + 1)
+        self.last_variance = np.zeros(B)
+        self.last_singular_values = np.zeros((B, r + 1))
+        self.last_n_mixed = np.zeros(B, dtype=int)
+        self.last_mixed_share = np.zeros(B)
+        self.last_used_qr = np.zeros(B, dtype=bool)
+
+    def __repr__(self) -> str:
+        return super().__repr__()[:-1] + f", split={self.split!r}, basis={self.basis!r})"
+
+    # -- the update ------------------------------------------------------------------------------------------
+    def _update(self, xhat: np.ndarray, H: np.ndarray, d: np.ndarray) -> None:
+        B, r, n, k = self.batch, self.rank, self.n, self.k
+        N = r + 1
+        A = self._writable_A()
+        if np.shape(self.u) != (B, r, self.K):
+            raise ValueError(f"u: expected shape {(B, r, self.K)}, got {np.shape(self.u)}")
+        HA = self._HA
+        np.matmul(H[:, None], A, out=HA)  # H A_j for all rows and j: (B, r, n, k)
+        HA2 = HA.reshape(B, r, n * k)
+
+        # v side: Vᵀ = Q_v R_v, (B, K, N)
+        Vt = self._Vt
+        Vt[:, :, :r] = self.u.transpose(0, 2, 1)
+        Vt[:, :, r] = xhat
+        Qv, Rv = np.linalg.qr(Vt)
+
+        # M side: S with SᵀS = M Mᵀ
+        S, used_qr = self._m_basis(HA, HA2, d)
+
+        # core, its SVD and the mixing
+        C = Rv @ S.transpose(0, 2, 1)
+        U, sigma, _ = np.linalg.svd(C)
+        sigma[sigma <= np.maximum(_SIGMA_TOL * sigma[:, :1], _SIGMA_FLOOR)] = 0.0
+        mixing = mixing_matrix_batched(sigma)
+        R = mixing.R  # (B, r, N)
+        signs = np.asarray(self.signs.signs((B, N)), dtype=self.dtype)
+        positive = sigma > 0.0
+        inv_sigma = np.divide(1.0, sigma, out=np.zeros_like(sigma), where=positive)
+
+        # coefficients of u'_j on ũ_i (cu) and of A'_j on σ_i Ã_i = Mᵀ R_vᵀ U_i (ca)
+        sR = R * signs[:, None, :]
+        if self.split == "optimal":
+            cu = sR
+            ca = sR * inv_sigma[:, None, :]
+            variance = mixing.variance
+        else:
+            root = np.sqrt(inv_sigma)
+            cu = sR * root[:, None, :]
+            ca = cu.copy()
+            variance = self._code_variance(R, sigma, inv_sigma)
+
+        # rebalance each pair: ‖u'_j‖² = Σ_i cu², ‖A'_j‖² = Σ_i (ca σ)² (orthonormal bases)
+        nu2 = np.einsum("bji,bji->bj", cu, cu)
+        ca_s = ca * sigma[:, None, :]
+        na2 = np.einsum("bji,bji->bj", ca_s, ca_s)
+        live = (nu2 > 0.0) & (na2 > 0.0)
+        ratio = np.divide(na2, nu2, out=np.ones_like(nu2), where=live)
+        rho = np.sqrt(np.sqrt(ratio))
+        live_f = live.astype(self.dtype)
+        cu = cu * (rho * live_f)[:, :, None]
+        ca = ca * (live_f / rho)[:, :, None]
+
+        # new factors: u' = (cu Uᵀ) Q_vᵀ, A' = (ca Uᵀ R_v) M
+        self.u = (cu @ U.transpose(0, 2, 1)) @ Qv.transpose(0, 2, 1)
+        Ta = (ca @ U.transpose(0, 2, 1)) @ Rv  # (B, r, N) coefficients on the rows of M
+        np.matmul(Ta[:, :, :r], HA2, out=A.reshape(B, r, n * k))
+        self._diagonal(A)[...] += Ta[:, :, r, None, None] * d.reshape(B, 1, self._blocks, n)
+
+        # diagnostics
+        total = sigma.sum(axis=1)
+        mixed = np.where(mixing.keep, 0.0, sigma).sum(axis=1)
+        self.last_variance = variance
+        self.last_singular_values = sigma
+        self.last_n_mixed = mixing.m
+        self.last_mixed_share = np.divide(mixed, total, out=np.zeros_like(total), where=total > 0.0)
+        self.last_used_qr = used_qr
+
+    def _diagonal(self, X: np.ndarray) -> np.ndarray:
+        """Writable view of the entries of X (B, r, n, k) where D can be non-zero: (B, r, k // n, n).
+
+        Entry [b, j, c, a] is X[b, j, a, c n + a], which D holds as d[b, c n + a]: so adding
+        ``coef * d.reshape(B, 1, k // n, n)`` to the view adds ``coef * D`` to X without forming D.
+        """
+        B, r, n, k = X.shape
+        return np.einsum("bjaca->bjca", X.reshape(B, r, n, k // n, n))
+
+    def _writable_A(self) -> np.ndarray:
+        """``self.A`` as a C-contiguous float array we may overwrite (a copy if it was replaced by a view)."""
+        A = self.A
+        shape = (self.batch, self.rank, self.n, self.k)
+        if not isinstance(A, np.ndarray) or A.shape != shape:
+            raise ValueError(f"A: expected shape {shape}, got {np.shape(A)}")
+        if A.dtype != self.dtype or not A.flags.c_contiguous or not A.flags.writeable:
+            A = np.array(A, dtype=self.dtype)
+            self.A = A
+        return A
+
+    def _m_basis(self, HA: np.ndarray, HA2: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(S (B, N, N), used_qr (B,)) with SᵀS = M Mᵀ, i.e. Mᵀ = Q_M S for some Q_M with orthonormal columns."""
+        B, r = self.batch, self.rank
+        if self.basis == "qr":
+            rows = np.ones(B, dtype=bool)
+            return self._qr_basis(rows, HA, d), rows
+        G = self._gram
+        np.matmul(HA2, HA2.transpose(0, 2, 1), out=G[:, :r, :r])
+        d3 = d.reshape(B, self._blocks, self.n)
+        cross = np.einsum("bjca,bca->bj", self._HA_diag, d3)  # ⟨H A_j, D⟩
+        G[:, :r, r] = cross
+        G[:, r, :r] = cross
+        G[:, r, r] = np.einsum("bq,bq->b", d, d)
+        # scale to unit diagonal; an exactly zero M_j gets a decoupled unit row (and a zero column of S)
+        norm = np.sqrt(G[:, self._diag, self._diag])
+        inv = np.divide(1.0, norm, out=np.zeros_like(norm), where=norm > 0.0)
+        Gs = G * inv[:, :, None] * inv[:, None, :]
+        Gs[:, self._diag, self._diag] = 1.0
+        try:
+            L = np.linalg.cholesky(Gs)
+        except np.linalg.LinAlgError:  # some row is numerically singular: Householder QR for every row
+            rows = np.ones(B, dtype=bool)
+            return self._qr_basis(rows, HA, d), rows
+        # Gs = L Lᵀ, so S = Lᵀ diag(norm). A pivot L_ii² is the squared sine of the angle between M_i and the
+        # span of M_1..M_{i-1}; a small one means the Gram matrix has lost the precision that S needs.
+        S = L.transpose(0, 2, 1) * norm[:, None, :]
+        bad = (L[:, self._diag, self._diag] ** 2).min(axis=1) < _GRAM_TOL
+        if bad.any():
+            S[bad] = self._qr_basis(bad, HA, d)
+        return S, bad
+
+    def _qr_basis(self, rows: np.ndarray, HA: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """R_M of the Householder QR Mᵀ = Q_M R_M for the selected batch rows, (nb, N, N)."""
+        r, n, k = self.rank, self.n, self.k
+        nb = int(rows.sum())
+        M = np.zeros((nb, r + 1, n, k), dtype=self.dtype)
+        M[:, :r] = HA[rows]
+        self._diagonal(M[:, r:])[...] = d[rows].reshape(nb, 1, self._blocks, n)
+        return np.linalg.qr(M.reshape(nb, r + 1, n * k).transpose(0, 2, 1), mode="r")
+
+    @staticmethod
+    def _code_variance(R: np.ndarray, sigma: np.ndarray, inv_sigma: np.ndarray) -> np.ndarray:
+        """Σ_{i≠i'} (RᵀR)²_ii' σ_i'/σ_i: the code split's squared error, the same for every sign draw."""
+        RtR = R.transpose(0, 2, 1) @ R
+        weight = inv_sigma[:, :, None] * sigma[:, None, :]
+        err = RtR * RtR * weight
+        N = sigma.shape[1]
+        idx = np.arange(N)
+        err[:, idx, idx] = 0.0
+        return err.sum(axis=(1, 2))
