@@ -39,7 +39,7 @@ from collections.abc import Callable  # noqa: E402
 import numpy as np  # noqa: E402
 
 import okcore  # noqa: E402
-from okcore import ExactRTRL, GatedCell  # noqa: E402
+from okcore import KFRTRL, OK, UORO, ExactRTRL, GatedCell, KFAverage  # noqa: E402
 from okcore.estimator import Estimator  # noqa: E402
 
 N_IN = 4
@@ -48,9 +48,15 @@ N_STEPS = 8  # distinct steps cycled through by the updates
 # name -> factory(cell, batch, rank, rng) returning a fresh estimator.
 ESTIMATORS: dict[str, Callable[[GatedCell, int, int, np.random.Generator], Estimator]] = {
     "exact": lambda cell, batch, rank, rng: ExactRTRL(cell, batch=batch),
+    "uoro": lambda cell, batch, rank, rng: UORO(cell, batch=batch, rng=rng),
+    "kf": lambda cell, batch, rank, rng: KFRTRL(cell, batch=batch, rng=rng),
+    "kf-avg": lambda cell, batch, rank, rng: KFAverage(cell, rank, batch=batch, rng=rng),
+    "ok": lambda cell, batch, rank, rng: OK(cell, rank, batch=batch, rng=rng),
 }
 # Names whose factory uses ``rank``: they get one row per rank in --ranks.
-RANKED: set[str] = set()
+RANKED: set[str] = {"kf-avg", "ok"}
+# Names built around r products H·A_i (r = 1 for kf): their reference column is that product alone.
+FACTORED: set[str] = {"kf", "kf-avg", "ok"}
 # Names that store G densely: skipped, like the H·G column, when two dense buffers would exceed --max-gb.
 DENSE: set[str] = {"exact"}
 
@@ -67,7 +73,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--n", nargs="+", type=int, default=[16, 32, 64, 128], help="hidden sizes (default 16 32 64 128)")
     p.add_argument("--batch", nargs="+", type=int, default=[1, 16], help="batch sizes (default 1 16)")
-    p.add_argument("--ranks", nargs="+", type=int, default=[2], help="ranks for rank-r estimators (default 2)")
+    p.add_argument(
+        "--ranks", nargs="+", type=int, default=[1, 2, 4, 8], help="ranks for rank-r estimators (default 1 2 4 8)"
+    )
     p.add_argument("--repeats", type=int, default=7, help="timed repeats per row; the median is shown (default 7)")
     p.add_argument(
         "--min-time",
@@ -129,6 +137,15 @@ def bench_matmul(steps: list[okcore.Step], batch: int, n: int, K: int, k: int, a
     return seconds
 
 
+def bench_products(steps: list[okcore.Step], batch: int, rank: int, n: int, k: int, args: argparse.Namespace) -> float:
+    """Seconds per np.matmul(H, A, out=...) with H (B, 1, n, n) and A (B, r, n, k): the r products H·A_i."""
+    rng = np.random.default_rng(args.seed + 1)
+    A = rng.normal(size=(batch, rank, n, k))
+    out = np.empty_like(A)
+    H = steps[0].H[:, None]
+    return time_per_call(lambda: np.matmul(H, A, out=out), args.repeats, args.min_time)
+
+
 def bench_estimator(
     name: str, cell: GatedCell, steps: list[okcore.Step], batch: int, rank: int, args: argparse.Namespace
 ) -> tuple[float, bool]:
@@ -166,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cell: GatedCell(n_in={N_IN}), k = 2n; median of {args.repeats} repeats of >= {args.min_time * 1e3:g} ms")
     print()
 
-    header = ["estimator", "rank", "n", "B", "K", "k", "G MB", "update µs", "H·G µs", "ratio"]
+    header = ["estimator", "rank", "n", "B", "update µs", "per seq µs", "reference", "ref µs", "ratio"]
     rows: list[list[str]] = []
     notes: list[str] = []
     started = time.perf_counter()
@@ -189,6 +206,12 @@ def main(argv: list[str] | None = None) -> int:
             for name in names:
                 for rank in args.ranks if name in RANKED else [None]:
                     seconds, finite = bench_estimator(name, cell, steps, batch, rank or 1, args)
+                    if name in FACTORED:
+                        ref_name, ref_s = f"{rank or 1}×H·A", bench_products(steps, batch, rank or 1, n, k, args)
+                    elif name in DENSE:
+                        ref_name, ref_s = "H·G", matmul_s
+                    else:  # UORO is built around O(n²) vector products: no product to compare with
+                        ref_name, ref_s = "-", None
                     if not finite:
                         notes.append(f"{name} n={n} B={batch}: the estimate overflowed; its time may be unreliable")
                     rows.append(
@@ -197,18 +220,18 @@ def main(argv: list[str] | None = None) -> int:
                             "-" if rank is None else str(rank),
                             str(n),
                             str(batch),
-                            str(K),
-                            str(k),
-                            f"{g_bytes / 1e6:.1f}",
                             f"{seconds * 1e6:.1f}",
-                            "-" if matmul_s is None else f"{matmul_s * 1e6:.1f}",
-                            "-" if matmul_s is None else f"{seconds / matmul_s:.2f}",
+                            f"{seconds * 1e6 / batch:.1f}",
+                            ref_name if ref_s is not None else "-",
+                            "-" if ref_s is None else f"{ref_s * 1e6:.1f}",
+                            "-" if ref_s is None else f"{seconds / ref_s:.2f}",
                         ]
                     )
                     print(f"  timed {name} n={n} B={batch}", file=sys.stderr, flush=True)
     print(format_table(header, rows))
     print()
-    print("G MB: size of one dense influence matrix G (B, n, K, k) in float64, for scale.")
+    print("per seq: update time / B. reference: the product each estimator is built around (H·G for exact RTRL,")
+    print("the r products H·A_i for KF, KF-avg and OK); ratio = update / reference.")
     for note in notes:
         print("note:", note)
     print(f"total time {time.perf_counter() - started:.1f} s")
