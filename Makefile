@@ -25,7 +25,7 @@ NB_TIMEOUT ?= 600
 NBVAL_FLAGS := --nbval --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env
 PYTEST_FLAGS := -p no:cacheprovider
 
-.PHONY: help lab run execute test bench clean distclean venv
+.PHONY: help lab run execute test bench clean distclean venv chromium
 
 help:
 	@sed -n '3,8p' Makefile | sed 's/^#//'
@@ -110,7 +110,19 @@ bench: $(VENV)/.stamp-base
 
 # --- checks -------------------------------------------------------------------------------------------
 
-test: $(VENV)/.stamp-test
+# The browser test drives Debian's Chromium. As root with apt-get at hand it is installed when missing;
+# otherwise the command to install it is printed.
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Chromium for the browser test (apt-get install chromium)"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; \
+	else \
+	  echo "error: the browser test needs Chromium: sudo apt-get install chromium" >&2; exit 1; \
+	fi
+
+test: $(VENV)/.stamp-test chromium
 	@echo "== ruff =="
 	$(VPY) -m ruff check .
 	@echo "== unit tests =="
