@@ -147,15 +147,19 @@ class KroneckerSumEstimator(Estimator):
     def mean_influence(self) -> np.ndarray:
         """Σ_i u_i ⊗ A_i averaged over the batch rows, (n, K, k), without forming each row densely."""
         u = self.u.reshape(-1, self.K)
-        A = self.A.reshape(-1, self.n, self.k)
-        return np.einsum("jp,jaq->apq", u, A) / self.batch
+        A = self.A.reshape(u.shape[0], self.n * self.k)
+        # One BLAS product (K, B r) @ (B r, n k), then the axes put in the order (n, K, k).
+        return np.ascontiguousarray((u.T @ A).reshape(self.K, self.n, self.k).transpose(1, 0, 2)) / self.batch
 
     def squared_error(self, G: object) -> np.ndarray:
         """‖Σ_i u_i ⊗ A_i − G‖²_F per row, from the factors: ‖G̃‖² − 2⟨G̃, G⟩ + ‖G‖², (B,)."""
         G_arr = self._check_G(G)
-        gram = np.einsum("bip,bjp->bij", self.u, self.u) * np.einsum("biaq,bjaq->bij", self.A, self.A)
+        A_flat = self.A.reshape(self.batch, self.rank, self.n * self.k)
+        gram = np.matmul(self.u, self.u.swapaxes(1, 2)) * np.matmul(A_flat, A_flat.swapaxes(1, 2))
         if G_arr.ndim == 3:
-            uG = np.einsum("bip,apq->biaq", self.u, G_arr)
+            # (B r, K) @ (K, n k) as one BLAS product: the bulk of the work when G is shared by all rows.
+            G_flat = G_arr.transpose(1, 0, 2).reshape(self.K, self.n * self.k)
+            uG = (self.u.reshape(-1, self.K) @ G_flat).reshape(self.A.shape)
             g_norm2 = np.einsum("apq,apq->", G_arr, G_arr)
         else:
             uG = np.einsum("bip,bapq->biaq", self.u, G_arr)

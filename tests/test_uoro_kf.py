@@ -562,3 +562,23 @@ def test_sign_requests_have_the_documented_shape(name):
     est = make_estimator(name, cell, 2, ReplaySigns([np.ones((2, 4, 2))]))
     with pytest.raises(ValueError, match="asked for shape"):
         est.update(random_step(cell, 2))
+
+
+@pytest.mark.parametrize("batched_G", [False, True])
+def test_uoro_factored_error_matches_dense(batched_G):
+    """UORO's squared_error and mean_influence (from the factors) equal the dense computations."""
+    rng = np.random.default_rng(8)
+    cell = GatedCell(3, 4, rng)
+    est = UORO(cell, batch=5, rng=np.random.default_rng(1))
+    h = np.zeros((5, 4))
+    for _ in range(6):
+        step = cell.step(np.eye(3)[rng.integers(0, 3, size=5)], h)
+        h = step.h
+        est.update(step)
+    G = rng.normal(size=(4, cell.K, cell.k))
+    if batched_G:
+        G = G * np.arange(1, 6)[:, None, None, None]
+    dense = est.influence()
+    expected = np.sum((dense - G) ** 2, axis=(1, 2, 3))
+    assert np.allclose(est.squared_error(G), expected, rtol=1e-10)
+    assert np.allclose(est.mean_influence(), dense.mean(axis=0), rtol=1e-12, atol=1e-15)

@@ -145,6 +145,28 @@ class UORO(Estimator):
     def influence(self) -> np.ndarray:
         return (self.s * self._gamma[:, None])[:, :, None, None] * self._Theta[:, None, :, :]
 
+    def squared_error(self, G: object) -> np.ndarray:
+        """‖s̃ ⊗ θ̃ − G‖²_F per row from the factors: ‖s̃‖²‖θ̃‖² − 2 Σ_a s̃[a]⟨θ̃, G[a]⟩ + ‖G‖², (B,)."""
+        G_arr = self._check_G(G)
+        B = self.batch
+        s = self.s * self._gamma[:, None]
+        theta = self._Theta.reshape(B, -1)
+        sq = np.einsum("ba,ba->b", s, s) * np.einsum("bx,bx->b", theta, theta)
+        if G_arr.ndim == 3:
+            G_flat = G_arr.reshape(self.n, -1)
+            inner = theta @ G_flat.T  # (B, n): ⟨θ̃_b, G[a]⟩
+            sq_G = np.einsum("ax,ax->", G_flat, G_flat)
+        else:
+            G_flat = G_arr.reshape(B, self.n, -1)
+            inner = np.einsum("bx,bax->ba", theta, G_flat)
+            sq_G = np.einsum("bax,bax->b", G_flat, G_flat)
+        return np.maximum(sq - 2.0 * np.einsum("ba,ba->b", s, inner) + sq_G, 0.0)
+
+    def mean_influence(self) -> np.ndarray:
+        """s̃ ⊗ θ̃ averaged over the rows, (n, K, k), without forming each row densely."""
+        s = self.s * self._gamma[:, None]
+        return (s.T @ self._Theta.reshape(self.batch, -1)).reshape(self.n, self.K, self.k) / self.batch
+
     def _gradient(self, delta: np.ndarray) -> np.ndarray:
         # Σ_b (δ_b · s̃_b) θ̃_b: O(B n + B K k).
         ds = np.einsum("ba,ba->b", delta, self.s) * self._gamma
