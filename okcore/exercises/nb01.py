@@ -1,0 +1,117 @@
+"""Exercises of notebook 01 (RNNs and BPTT): the backward step, the loss in bits, the truncation needed."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from okcore.cells import TanhCell
+from okcore.demos.truncation import delayed_recall_problem, truncation_bias
+from okcore.exercises import exercise
+
+# --- 01.1: one step of the δ recursion for the tanh cell -----------------------------------------------------
+
+
+def _reference_back_step() -> Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]:
+    def back_step(delta: np.ndarray, h: np.ndarray, W: np.ndarray, n_in: int) -> np.ndarray:
+        """δ H_t for h_t = tanh(x̂_t W): H_t[a, i] = (1 − h_t[a]²) W[n_in + i, a]."""
+        n = h.shape[0]
+        W_h = W[n_in : n_in + n]  # the rows of W that multiply h_{t-1}, shape (n, n)
+        return (delta * (1.0 - h**2)) @ W_h.T
+
+    return back_step
+
+
+def _back_step_cases(count: int = 4) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]]:
+    """(delta, h_t, W, n_in, expected δ H_t) for random tanh cells, H_t taken from okcore's own step."""
+    rng = np.random.default_rng(101)
+    cases = []
+    for n_in, n in [(3, 5), (2, 4), (1, 6), (4, 3)][:count]:
+        cell = TanhCell(n_in, n, rng, scale=0.8)
+        step = cell.step(rng.standard_normal(n_in), np.tanh(rng.standard_normal(n)))
+        delta = rng.standard_normal(n)
+        cases.append((delta, step.h, cell.W.copy(), n_in, delta @ step.H))
+    return cases
+
+
+@exercise("01.1", "one backward step of the tanh cell", _reference_back_step)
+def _check_back_step(answer: Any) -> tuple[bool, str]:
+    if not callable(answer):
+        return False, "Give a function back_step(delta, h, W, n_in) returning δ H_t."
+    for delta, h, W, n_in, expected in _back_step_cases():
+        got = np.asarray(answer(delta.copy(), h.copy(), W.copy(), n_in), dtype=float)
+        if got.shape != expected.shape:
+            return False, f"Expected a vector of shape {expected.shape}, got shape {got.shape}."
+        if np.allclose(got, expected, rtol=1e-10, atol=1e-12):
+            continue
+        n = h.shape[0]
+        W_h = W[n_in : n_in + n]
+        if np.allclose(got, delta @ W_h.T, rtol=1e-10, atol=1e-12):
+            return False, "The derivative of tanh is missing: H_t = diag(1 − h_t²) W_hᵀ."
+        if np.allclose(got, (delta * (1.0 - h**2)) @ W_h, rtol=1e-10, atol=1e-12):
+            return False, "W_h needs a transpose: H_t[a, i] = (1 − h_t[a]²) W[n_in + i, a]."
+        if np.allclose(got, (delta * (1.0 - np.tanh(h) ** 2)) @ W_h.T, rtol=1e-10, atol=1e-12):
+            return False, "h is already tanh(z): the derivative is 1 − h², not 1 − tanh(h)²."
+        return False, "Not δ H_t. Which rows of W multiply h_{t-1}, and what is ∂h_t/∂z_t?"
+    return True, ""
+
+
+# --- 01.2: the loss of a predictor without memory -------------------------------------------------------------
+
+_PROBLEM = {"T": 40, "delay": 8, "n_symbols": 4}
+
+
+def _reference_memoryless_bits() -> float:
+    # No loss while the target is surely blank (t < delay); afterwards a uniform guess among the n_symbols
+    # symbols costs log2(n_symbols) bits per step.
+    T, delay, n_symbols = _PROBLEM["T"], _PROBLEM["delay"], _PROBLEM["n_symbols"]
+    return (T - delay) * np.log2(n_symbols)
+
+
+@exercise("01.2", "the best loss without memory, in bits", _reference_memoryless_bits)
+def _check_memoryless_bits(answer: Any) -> tuple[bool, str]:
+    if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
+        return False, "Give one number: the expected total loss in bits."
+    T, delay, n_symbols = _PROBLEM["T"], _PROBLEM["delay"], _PROBLEM["n_symbols"]
+    want = _reference_memoryless_bits()
+    if abs(answer - want) <= 1e-9 * want:
+        return True, ""
+    if abs(answer - want * np.log(2.0)) <= 1e-9 * want:
+        return False, "That is the loss in nats; divide by ln 2 for bits."
+    if abs(answer - (T - delay) * np.log2(n_symbols + 1)) <= 1e-9 * want:
+        return False, "After the first steps the blank class never occurs again: the guess is over the symbols."
+    if abs(answer - T * np.log2(n_symbols)) <= 1e-9 * want or abs(answer - T * np.log2(n_symbols + 1)) <= 1e-9 * want:
+        return False, f"For the first {delay} steps the target is surely blank, which costs nothing."
+    return False, "Count the steps whose target is unknown and the bits each costs."
+
+
+# --- 01.3: how long must the truncation be? -----------------------------------------------------------------
+
+THRESHOLD = 1e-2
+
+
+def _reference_truncation() -> int:
+    # Measure the relative error of every truncation on the notebook's problem and take the first below 1%.
+    problem = delayed_recall_problem()
+    taus = np.arange(1, problem.T + 1)
+    errors = truncation_bias(problem.cell, problem.readout, problem.xs, problem.ys, taus)
+    return int(taus[np.argmax(errors < THRESHOLD)])
+
+
+@exercise("01.3", "the shortest truncation within 1% of the full gradient", _reference_truncation)
+def _check_truncation(answer: Any) -> tuple[bool, str]:
+    if isinstance(answer, bool) or not isinstance(answer, numbers.Integral):
+        return False, "Give one integer: a truncation length τ."
+    problem = delayed_recall_problem()
+    if not 1 <= answer <= problem.T:
+        return False, f"A truncation length is between 1 and T = {problem.T}."
+    want = _reference_truncation()
+    if answer == want:
+        return True, ""
+    error = truncation_bias(problem.cell, problem.readout, problem.xs, problem.ys, [int(answer)])[0]
+    if error >= THRESHOLD:
+        return False, f"At τ = {int(answer)} the relative error is {error:.3g}, not yet below {THRESHOLD:g}."
+    return False, f"τ = {int(answer)} is below {THRESHOLD:g}, but a shorter truncation already is."

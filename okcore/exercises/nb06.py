@@ -1,0 +1,106 @@
+"""Exercises of notebook 06 (Kronecker sums): the best pair for KF's sign trick, and an unbiased sign-mixing
+compression of one's own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from okcore.cells import GatedCell
+from okcore.demos.ksums import (
+    Instance,
+    exact_moments,
+    kf_avg_scheme,
+    kf_pair_scheme,
+    make_instance,
+    sign_mixing_scheme,
+)
+from okcore.exercises import exercise
+
+# --- 06.1: which pair should KF merge? ----------------------------------------------------------------------
+
+
+def exercise_instance() -> Instance:
+    """The step of exercise 06.1: a rank-3 sum of a small gated cell and its next step (r + 1 = 4 terms)."""
+    rng = np.random.default_rng(601)
+    cell = GatedCell(3, 4, rng)
+    return make_instance(cell, 3, rng)
+
+
+def _pair_variances() -> dict[tuple[int, int], float]:
+    inst = exercise_instance()
+    N = inst.rank + 1
+    return {
+        (i + 1, j + 1): exact_moments(kf_pair_scheme(inst.v, inst.M, i, j), inst.target).variance
+        for i in range(N)
+        for j in range(i + 1, N)
+    }
+
+
+def _reference_pair() -> tuple[int, int]:
+    # Try every pair with KF's sign trick and keep the one that adds the least variance.
+    variances = _pair_variances()
+    return min(variances, key=variances.get)
+
+
+@exercise("06.1", "the best pair for KF merging", _reference_pair)
+def _check_pair(answer: Any) -> tuple[bool, str]:
+    try:
+        i, j = (int(x) for x in answer)
+    except (TypeError, ValueError):
+        return False, "Give a pair (i, j) of term numbers, counting from 1."
+    variances = _pair_variances()
+    N = exercise_instance().rank + 1
+    pair = (min(i, j), max(i, j))
+    best = _reference_pair()
+    if pair == best:
+        worst = max(variances.values())
+        return True, f"It adds {variances[best]:.3g}; the worst pair adds {worst:.3g}."
+    zero_based = " (Counting from 0? The terms are numbered from 1.)" if (pair[0] + 1, pair[1] + 1) == best else ""
+    if pair not in variances:
+        return False, f"Pick two different term numbers from 1 to {N}.{zero_based}"
+    return False, (
+        f"Merging {pair} adds {variances[pair]:.3g}; another pair adds less. Compare all pairs, e.g. with "
+        f"exact_moments(kf_pair_scheme(...)).{zero_based}"
+    )
+
+
+# --- 06.2: an unbiased sign-mixing scheme -------------------------------------------------------------------
+
+
+def _instance():
+    rng = np.random.default_rng(602)
+    cell = GatedCell(2, 3, rng)
+    return make_instance(cell, 2, rng)
+
+
+def _reference_mixing() -> tuple[np.ndarray, np.ndarray]:
+    # Two new terms; the third old term is shared between them with weight 1/√2 on each side, so that its
+    # diagonal coefficient is 1/2 + 1/2 = 1 (KF-avg's idea without the balancing).
+    h = 1.0 / np.sqrt(2.0)
+    alpha = np.array([[1.0, 0.0, h], [0.0, 1.0, h]])
+    return alpha, alpha.copy()
+
+
+@exercise("06.2", "an unbiased sign-mixing scheme", _reference_mixing)
+def _check_mixing(answer: Any) -> tuple[bool, str]:
+    try:
+        alpha, beta = (np.asarray(a, dtype=float) for a in answer)
+    except (TypeError, ValueError):
+        return False, "Give a pair (alpha, beta) of arrays of shape (2, 3)."
+    if alpha.shape != (2, 3) or beta.shape != (2, 3):
+        return False, f"alpha and beta should both have shape (r, r+1) = (2, 3), got {alpha.shape} and {beta.shape}."
+    if not (np.all(np.isfinite(alpha)) and np.all(np.isfinite(beta))):
+        return False, "alpha and beta should be finite."
+    inst = _instance()
+    moments = exact_moments(sign_mixing_scheme(inst.v, inst.M, alpha, beta), inst.target)
+    diag = np.einsum("ji,ji->i", alpha, beta)
+    if moments.bias > 1e-9:
+        bad = ", ".join(f"{i + 1}: {d:.3g}" for i, d in enumerate(diag) if not np.isclose(d, 1.0))
+        return False, (
+            f"Not unbiased (relative bias {moments.bias:.2g}). The coefficient Σ_j α_ji β_ji of term i must be 1; "
+            f"yours are off for term(s) {bad}."
+        )
+    kf_avg = exact_moments(kf_avg_scheme(inst.v, inst.M), inst.target).variance
+    return True, f"Unbiased. Its per-step variance is {moments.variance:.3g} (KF-avg: {kf_avg:.3g})."
