@@ -447,3 +447,23 @@ def test_bad_input(rng):
     with pytest.raises(ValueError, match="u"):
         est.update(cell.step(np.zeros((2, N_IN)), np.zeros((2, N_HID))))
     assert est.t == 0
+
+
+def test_public_linalg_fallback_gives_the_same_update(monkeypatch):
+    """The direct LAPACK calls and numpy.linalg's public functions give the same OK step."""
+    import okcore.approx.ok as ok_module
+
+    def run():
+        rng = np.random.default_rng(5)
+        cell = GatedCell(3, 6, rng)
+        est = ok_module.OK(cell, rank=3, batch=2, rng=np.random.default_rng(9))
+        h = np.zeros((2, 6))
+        for _ in range(8):
+            step = cell.step(np.eye(3)[rng.integers(0, 3, size=2)], h)
+            h = step.h
+            est.update(step)
+        return est.influence()
+
+    fast = run()
+    monkeypatch.setattr(ok_module, "_RAW", False)
+    assert np.allclose(run(), fast, rtol=1e-12, atol=1e-14)

@@ -36,6 +36,9 @@ products H A_j, the update reads them only twice (once for their Gram matrix, on
   is redone with Householder QR of Mᵀ (S = R_M), and so is the whole batch if Cholesky fails. Exactly zero M_j
   (the zero start, resets, D = 0) are exact and do not count. ``basis="qr"`` uses Householder QR for every row
   (slower; for checks).
+* A' is formed in column blocks when H A and A' are large (beyond the cache, one product over the whole width
+  is markedly slower), directly into the buffer of A, and D is added through a strided view of its 2n non-zero
+  entries, never densely.
 
 Unbiasedness does not rest on the orthogonality of these bases: averaged over the signs the new sum is
 Q_v U Uᵀ R_v M = Vᵀ M up to round-off in U, whatever S is. The accuracy of S only affects how close the variance
@@ -56,7 +59,7 @@ import numpy as np
 
 from okcore.cells import _Cell
 from okcore.estimator import KroneckerSumEstimator
-from okcore.lowrank import mixing_matrix_batched
+from okcore.lowrank import _mixing_sorted
 from okcore.signs import SignSource
 
 __all__ = ["OK"]
@@ -69,8 +72,63 @@ _SIGMA_FLOOR = 1e-150
 # Householder QR (the Gram matrix then no longer determines S to the precision the split needs).
 _GRAM_TOL = 1e-6
 
+# Size in bytes of the column blocks in which the new A' = T M is formed when H A and A' together exceed three of
+# them: beyond the cache, one product over the whole width is markedly slower than a few narrower ones.
+_BLOCK_BYTES = 1 << 20
+
 _SPLITS = ("optimal", "code")
 _BASES = ("gram", "qr")
+
+
+# The small factorisations call numpy's LAPACK gufuncs directly, as numpy.linalg.qr, cholesky and svd do after
+# their argument checks (identical results, a fraction of the overhead), with the public functions as fallback.
+try:
+    from numpy.linalg import _umath_linalg as _lapack
+except ImportError:  # pragma: no cover
+    _lapack = None
+_RAW = _lapack is not None and all(hasattr(_lapack, f) for f in ("qr_r_raw", "qr_reduced", "cholesky_lo", "svd_f"))
+
+
+def _linalg_errors(message: str) -> dict:
+    """``np.errstate`` arguments that turn a LAPACK failure flagged by a gufunc into ``LinAlgError(message)``."""
+
+    def callback(err: object, flag: object) -> None:
+        raise np.linalg.LinAlgError(message)
+
+    return {"call": callback, "invalid": "call", "over": "ignore", "divide": "ignore", "under": "ignore"}
+
+
+_QR_ERRORS = _linalg_errors("Incorrect argument found while performing QR factorization")
+_CHOLESKY_ERRORS = _linalg_errors("Matrix is not positive definite")
+_SVD_ERRORS = _linalg_errors("SVD did not converge")
+
+
+def _qr(a: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.linalg.qr(a)`` (reduced) for float64 stacks, overwriting ``a``; ``upper``: the triangle mask of R."""
+    if not _RAW:
+        return np.linalg.qr(a)
+    with np.errstate(**_QR_ERRORS):
+        tau = _lapack.qr_r_raw(a, signature="d->d")
+        q = _lapack.qr_reduced(a, tau, signature="dd->d")
+    return q, np.where(upper, a[..., : upper.shape[0], :], 0.0)
+
+
+def _cholesky(a: np.ndarray) -> np.ndarray:
+    """``np.linalg.cholesky(a)`` for float64 stacks."""
+    if not _RAW:
+        return np.linalg.cholesky(a)
+    with np.errstate(**_CHOLESKY_ERRORS):
+        return _lapack.cholesky_lo(a, signature="d->d")
+
+
+def _svd_u_s(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(U, σ) of ``np.linalg.svd(a)`` for float64 stacks."""
+    if not _RAW:
+        u, s, _ = np.linalg.svd(a)
+        return u, s
+    with np.errstate(**_SVD_ERRORS):
+        u, s, _ = _lapack.svd_f(a, signature="d->ddd")
+    return u, s
 
 
 def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
@@ -117,14 +175,24 @@ class OK(KroneckerSumEstimator):
         self.split = _check_choice("split", split, _SPLITS)
         self.basis = _check_choice("basis", basis, _BASES)
         B, r, n, k = self.batch, self.rank, self.n, self.k
-        self._blocks = k // n
+        N = r + 1
         self._HA = np.zeros((B, r, n, k), dtype=self.dtype)
         self._HA_diag = self._diagonal(self._HA)
-        self._Vt = np.zeros((B, self.K, r + 1), dtype=self.dtype)
-        self._gram = np.zeros((B, r + 1, r + 1), dtype=self.dtype)
-        self._diag = np.arange(r + 1)
+        self._A_diag = (None, None)  # (A, the diagonal view of A) for the latest A buffer
+        width = n * k
+        per_col = 8 * 2 * r  # bytes of one column of H A and A'
+        if per_col * width <= 3 * _BLOCK_BYTES:
+            self._blocks = None
+        else:
+            step = -(-width // -(-per_col * width // _BLOCK_BYTES))
+            self._blocks = [slice(s, min(s + step, width)) for s in range(0, width, step)]
+        # small buffers, refilled by every update
+        self._V = np.zeros((B, N, self.K), dtype=self.dtype)  # the v_j as rows
+        self._upper = ~np.tri(min(N, self.K), N, k=-1, dtype=bool)  # the triangle of R_v
+        self._gram = np.zeros((B, N, N), dtype=self.dtype)
+        self._gram_diag = self._gram.reshape(B, N * N)[:, :: N + 1]
         self.last_variance = np.zeros(B)
-        self.last_singular_values = np.zeros((B, r + 1))
+        self.last_singular_values = np.zeros((B, N))
         self.last_n_mixed = np.zeros(B, dtype=int)
         self.last_mixed_share = np.zeros(B)
         self.last_used_qr = np.zeros(B, dtype=bool)
@@ -134,31 +202,27 @@ class OK(KroneckerSumEstimator):
 
     # -- the update ------------------------------------------------------------------------------------------
     def _update(self, xhat: np.ndarray, H: np.ndarray, d: np.ndarray) -> None:
-        B, r, n, k = self.batch, self.rank, self.n, self.k
-        N = r + 1
+        B, r = self.batch, self.rank
         A = self._writable_A()
         if np.shape(self.u) != (B, r, self.K):
             raise ValueError(f"u: expected shape {(B, r, self.K)}, got {np.shape(self.u)}")
-        HA = self._HA
-        np.matmul(H[:, None], A, out=HA)  # H A_j for all rows and j: (B, r, n, k)
-        HA2 = HA.reshape(B, r, n * k)
+        # The two passes over the large side (H A_j and their Gram matrix; the new A') come first and last, the
+        # small linear algebra in between.
+        np.matmul(H[:, None], A, out=self._HA)  # H A_j for all rows and j: (B, r, n, k)
+        S, used_qr = self._m_basis(d)  # SᵀS = M Mᵀ
 
         # v side: Vᵀ = Q_v R_v, (B, K, N)
-        Vt = self._Vt
-        Vt[:, :, :r] = self.u.transpose(0, 2, 1)
-        Vt[:, :, r] = xhat
-        Qv, Rv = np.linalg.qr(Vt)
-
-        # M side: S with SᵀS = M Mᵀ
-        S, used_qr = self._m_basis(HA, HA2, d)
+        V = self._V
+        V[:, :r] = self.u
+        V[:, r] = xhat
+        Qv, Rv = _qr(V.transpose(0, 2, 1), self._upper)
 
         # core, its SVD and the mixing
-        C = Rv @ S.transpose(0, 2, 1)
-        U, sigma, _ = np.linalg.svd(C)
-        sigma[sigma <= np.maximum(_SIGMA_TOL * sigma[:, :1], _SIGMA_FLOOR)] = 0.0
-        mixing = mixing_matrix_batched(sigma)
+        U, sigma = _svd_u_s(Rv @ S.transpose(0, 2, 1))
+        sigma *= sigma > np.maximum(_SIGMA_TOL * sigma[:, :1], _SIGMA_FLOOR)
+        mixing = _mixing_sorted(sigma)
         R = mixing.R  # (B, r, N)
-        signs = np.asarray(self.signs.signs((B, N)), dtype=self.dtype)
+        signs = np.asarray(self.signs.signs(sigma.shape), dtype=self.dtype)
         positive = sigma > 0.0
         inv_sigma = np.divide(1.0, sigma, out=np.zeros_like(sigma), where=positive)
 
@@ -169,8 +233,7 @@ class OK(KroneckerSumEstimator):
             ca = sR * inv_sigma[:, None, :]
             variance = mixing.variance
         else:
-            root = np.sqrt(inv_sigma)
-            cu = sR * root[:, None, :]
+            cu = sR * np.sqrt(inv_sigma)[:, None, :]
             ca = cu.copy()
             variance = self._code_variance(R, sigma, inv_sigma)
 
@@ -182,29 +245,37 @@ class OK(KroneckerSumEstimator):
         ratio = np.divide(na2, nu2, out=np.ones_like(nu2), where=live)
         rho = np.sqrt(np.sqrt(ratio))
         live_f = live.astype(self.dtype)
-        cu = cu * (rho * live_f)[:, :, None]
-        ca = ca * (live_f / rho)[:, :, None]
-
-        # new factors: u' = (cu Uᵀ) Q_vᵀ, A' = (ca Uᵀ R_v) M
-        self.u = (cu @ U.transpose(0, 2, 1)) @ Qv.transpose(0, 2, 1)
-        Ta = (ca @ U.transpose(0, 2, 1)) @ Rv  # (B, r, N) coefficients on the rows of M
-        np.matmul(Ta[:, :, :r], HA2, out=A.reshape(B, r, n * k))
-        self._diagonal(A)[...] += Ta[:, :, r, None, None] * d.reshape(B, 1, self._blocks, n)
+        cu *= (rho * live_f)[:, :, None]
+        ca *= (live_f / rho)[:, :, None]
 
         # diagnostics
-        total = sigma.sum(axis=1)
         mixed = np.where(mixing.keep, 0.0, sigma).sum(axis=1)
         self.last_variance = variance
         self.last_singular_values = sigma
         self.last_n_mixed = mixing.m
-        self.last_mixed_share = np.divide(mixed, total, out=np.zeros_like(total), where=total > 0.0)
+        # Σ σ is 0 or at least _SIGMA_FLOOR, so this is 0 when every σ is 0
+        self.last_mixed_share = mixed / np.maximum(sigma.sum(axis=1), _SIGMA_FLOOR)
         self.last_used_qr = used_qr
+
+        # new factors: u' = (cu Uᵀ) Q_vᵀ, A' = (ca Uᵀ R_v) M
+        Ut = U.transpose(0, 2, 1)
+        self.u = (cu @ Ut) @ Qv.transpose(0, 2, 1)
+        T = (ca @ Ut) @ Rv  # (B, r, N) coefficients on the rows of M
+        T_HA, HA2, A2 = T[:, :, :r], self._HA.reshape(B, r, -1), A.reshape(B, r, -1)
+        if self._blocks is None:
+            np.matmul(T_HA, HA2, out=A2)
+        else:
+            for cols in self._blocks:
+                np.matmul(T_HA, HA2[:, :, cols], out=A2[:, :, cols])
+        if self._A_diag[0] is not A:
+            self._A_diag = (A, self._diagonal(A))
+        self._A_diag[1][...] += T[:, :, r, None, None] * d.reshape(B, 1, -1, self.n)
 
     def _diagonal(self, X: np.ndarray) -> np.ndarray:
         """Writable view of the entries of X (B, r, n, k) where D can be non-zero: (B, r, k // n, n).
 
-        Entry [b, j, c, a] is X[b, j, a, c n + a], which D holds as d[b, c n + a]: so adding
-        ``coef * d.reshape(B, 1, k // n, n)`` to the view adds ``coef * D`` to X without forming D.
+        Entry [b, j, c, a] is X[b, j, a, c n + a], which D holds as d[b, c n + a]: so writing
+        ``d.reshape(B, k // n, n)`` to the view of a zero X[:, j] makes it D, without touching its other entries.
         """
         B, r, n, k = X.shape
         return np.einsum("bjaca->bjca", X.reshape(B, r, n, k // n, n))
@@ -220,35 +291,36 @@ class OK(KroneckerSumEstimator):
             self.A = A
         return A
 
-    def _m_basis(self, HA: np.ndarray, HA2: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _m_basis(self, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(S (B, N, N), used_qr (B,)) with SᵀS = M Mᵀ, i.e. Mᵀ = Q_M S for some Q_M with orthonormal columns."""
         B, r = self.batch, self.rank
         if self.basis == "qr":
             rows = np.ones(B, dtype=bool)
-            return self._qr_basis(rows, HA, d), rows
+            return self._qr_basis(rows, self._HA, d), rows
         G = self._gram
+        HA2 = self._HA.reshape(B, r, -1)
         np.matmul(HA2, HA2.transpose(0, 2, 1), out=G[:, :r, :r])
-        d3 = d.reshape(B, self._blocks, self.n)
-        cross = np.einsum("bjca,bca->bj", self._HA_diag, d3)  # ⟨H A_j, D⟩
+        cross = np.einsum("bjca,bca->bj", self._HA_diag, d.reshape(B, -1, self.n))  # ⟨H A_j, D⟩
         G[:, :r, r] = cross
         G[:, r, :r] = cross
         G[:, r, r] = np.einsum("bq,bq->b", d, d)
         # scale to unit diagonal; an exactly zero M_j gets a decoupled unit row (and a zero column of S)
-        norm = np.sqrt(G[:, self._diag, self._diag])
+        norm = np.sqrt(self._gram_diag)
         inv = np.divide(1.0, norm, out=np.zeros_like(norm), where=norm > 0.0)
-        Gs = G * inv[:, :, None] * inv[:, None, :]
-        Gs[:, self._diag, self._diag] = 1.0
+        G *= inv[:, :, None]
+        G *= inv[:, None, :]
+        self._gram_diag[...] = 1.0
         try:
-            L = np.linalg.cholesky(Gs)
+            L = _cholesky(G)
         except np.linalg.LinAlgError:  # some row is numerically singular: Householder QR for every row
             rows = np.ones(B, dtype=bool)
-            return self._qr_basis(rows, HA, d), rows
-        # Gs = L Lᵀ, so S = Lᵀ diag(norm). A pivot L_ii² is the squared sine of the angle between M_i and the
+            return self._qr_basis(rows, self._HA, d), rows
+        # G = L Lᵀ, so S = Lᵀ diag(norm). A pivot L_ii² is the squared sine of the angle between M_i and the
         # span of M_1..M_{i-1}; a small one means the Gram matrix has lost the precision that S needs.
         S = L.transpose(0, 2, 1) * norm[:, None, :]
-        bad = (L[:, self._diag, self._diag] ** 2).min(axis=1) < _GRAM_TOL
+        bad = np.diagonal(L, axis1=1, axis2=2).min(axis=1) ** 2 < _GRAM_TOL
         if bad.any():
-            S[bad] = self._qr_basis(bad, HA, d)
+            S[bad] = self._qr_basis(bad, self._HA, d)
         return S, bad
 
     def _qr_basis(self, rows: np.ndarray, HA: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -257,7 +329,7 @@ class OK(KroneckerSumEstimator):
         nb = int(rows.sum())
         M = np.zeros((nb, r + 1, n, k), dtype=self.dtype)
         M[:, :r] = HA[rows]
-        self._diagonal(M[:, r:])[...] = d[rows].reshape(nb, 1, self._blocks, n)
+        self._diagonal(M[:, r:])[...] = d[rows].reshape(nb, 1, k // n, n)
         return np.linalg.qr(M.reshape(nb, r + 1, n * k).transpose(0, 2, 1), mode="r")
 
     @staticmethod
