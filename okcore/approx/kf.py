@@ -291,14 +291,3 @@ class KFAverage(_KroneckerFactored):
     their mean. ``last_variance`` (B,) is the mean of the chains' per-step variances divided by r.
     All chains advance together: one batched product H A over (B, r) per step. Cost: r times KF-RTRL.
     """
-
-    def __init__(
-        self,
-        cell: _Cell,
-        rank: int,
-        batch: int = 1,
-        rng: np.random.Generator | SignSource | None = None,
-        *,
-        balance: bool = True,
-    ) -> None:
-        super().__init__(cell, rank, batch, rng, balance=balance)
