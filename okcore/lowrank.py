@@ -24,7 +24,8 @@ Construction, with c = 1 / mu = (m - 1) / S:
   E[s_i s_j] = delta_ij makes E[X] = diag(sigma); the error is the off-diagonal part -mu s_i s_j w_i w_j of
   the mixed block, whose squared norm does not depend on s.
 
-Here the basis q_j is read off a Householder reflection H = I - v v^T / (1 + w_k), v = w + e_k, k = argmax w:
+Here the basis q_j is read off a Householder reflection H = I - v v^T / (1 + w_k), v = w + e_k, with k = N the
+index of the smallest value, which is always mixed and where w is largest (so 1 + w_k >= 1 + 1/sqrt(m)):
 H is symmetric and orthogonal, maps e_k to -w, leaves every kept coordinate vector fixed, and its other
 mixed columns are exactly an orthonormal basis of the mixed vectors orthogonal to w. So R is just H with row k
 deleted and each row scaled (sqrt(sigma_i) for kept rows, sqrt(mu) for mixed rows): this vectorises over a
@@ -140,35 +141,34 @@ def _mixing_sorted(sd: np.ndarray) -> Mixing:
     """Core of :func:`mixing_matrix_batched` for a checked (B, N) float64 array sorted descending."""
     B, N = sd.shape
     cols, weights, eye = _constants(N)
-    rows = np.arange(B)[:, None]
     # suffix sums S_j = sum_{i >= j} sigma_i; mixed from the first j with (N-1-j) sigma_j <= S_j on. The test
     # always holds at j = N-2 (sigma_{N-2} <= sigma_{N-2} + sigma_{N-1}, also in floating point), so only
     # j = 0..N-2 are tested: q <= N-2, i.e. at least 2 values are mixed.
     suffix = np.cumsum(sd[:, ::-1], axis=1)[:, ::-1]
     q = np.argmax(weights * sd[:, :-1] <= suffix[:, :-1], axis=1)
     m = N - q
-    S = suffix[rows[:, 0], q]
+    S = np.take_along_axis(suffix, q[:, None], axis=1)  # (B, 1)
     keep = cols < q[:, None]
-    mu = S / (m - 1)  # = 1/c, the common scale of the mixed rows; 0 when S = 0
+    mu = S / (m[:, None] - 1)  # = 1/c, the common scale of the mixed rows; 0 when S = 0
 
     # gap_i = mu - sigma_i >= 0 on mixed indices (clipped against round-off), 0 on kept ones
-    gap = np.where(keep, 0.0, np.maximum(mu[:, None] - sd, 0.0))
-    positive = S > 0
-    w2 = gap / np.where(positive, mu, 1.0)[:, None]  # w_i^2 = 1 - c sigma_i on mixed indices
-    if not positive.all():  # S = 0: every mixed value is 0, any unit w on the mixed block will do
-        w2[~positive] = ~keep[~positive] / m[~positive, None]
+    gap = np.maximum(mu - sd, 0.0)
+    gap[keep] = 0.0
+    if S.all():
+        w2 = gap / mu  # w_i^2 = 1 - c sigma_i on mixed indices
+    else:  # S = 0 in some row: every mixed value there is 0, any unit w on its mixed block will do
+        zero = S[:, 0] == 0.0
+        w2 = gap / np.where(zero[:, None], 1.0, mu)
+        w2[zero] = ~keep[zero] / m[zero, None]
     w = np.sqrt(w2)
     w /= np.sqrt(w2.sum(axis=1, keepdims=True))  # unit up to round-off; make it exact
-    k = np.argmax(w, axis=1)  # w_k >= 1/sqrt(m) > 0, so k is a mixed index
-    wk = w[rows[:, 0], k]
+    # Householder reflection with k = N-1: the smallest value is mixed and w is largest there (w_i^2 grows as
+    # sigma_i falls; all equal when S = 0), so w_k >= 1/sqrt(m) > 0. Its rows other than k: kept i -> e_i
+    # (scaled by sqrt(sigma_i)), mixed j -> q_j (scaled by sqrt(mu)); row k = -w is the one dropped.
     v = w.copy()
-    v[rows[:, 0], k] += 1.0
-    # rows of the Householder matrix H = I - v v^T / (1 + w_k): kept i -> e_i (scaled by sqrt(sigma_i)),
-    # mixed j != k -> q_j (scaled by sqrt(mu)); row k = -w is the one dropped.
-    sel = cols[:-1] + (cols[:-1] >= k[:, None])  # (B, N-1): every row index except k
-    scale = np.sqrt(np.where(keep, sd, mu[:, None]))[rows, sel]
-    R = eye[sel] - (v[rows, sel] / (1.0 + wk)[:, None])[:, :, None] * v[:, None, :]
-    R *= scale[:, :, None]
+    v[:, -1] += 1.0
+    R = eye[:-1] - (w[:, :-1] / v[:, -1:])[:, :, None] * v[:, None, :]
+    R *= np.sqrt(np.where(keep[:, :-1], sd[:, :-1], mu))[:, :, None]
     variance = np.einsum("bi,bi->b", sd, gap)  # sum over mixed of sigma_i (mu - sigma_i)
     return Mixing(R, keep, m, variance)
 

@@ -20,7 +20,8 @@ P = Vᵀ M (V: the v_j as rows, M: the vec(M_j) as rows), so the problem is a lo
 
    so that Σ_j u'_j ⊗ A'_j has the coefficient matrix diag(s) RᵀR diag(s) in the singular basis: its mean is
    diag(σ) (unbiased) and its squared distance to diag(σ) is ``lowrank.minimal_variance(σ)`` for every sign draw.
-4. Each pair is rescaled so that ‖u'_j‖ = ‖A'_j‖ (the product is unchanged).
+4. The two factors of each pair have equal norms, ‖u'_j‖² = Σ_i R_ji² = ‖A'_j‖², because the split is symmetric
+   and the bases are orthonormal. (The released code's split below is rescaled pair by pair to get there.)
 
 How the large side is handled. The matrices M_j have nk entries (nk = 2n² for the gated cell); apart from the
 products H A_j, the update reads them only twice (once for their Gram matrix, once to form the new A'_j):
@@ -68,9 +69,10 @@ __all__ = ["OK"]
 # keeps 1/σ finite; a whole estimate that small is below the resolution of the Gram matrices anyway).
 _SIGMA_TOL = 1e-13
 _SIGMA_FLOOR = 1e-150
-# Smallest squared Cholesky pivot of the unit-diagonal Gram matrix of the M_j below which a row falls back to
-# Householder QR (the Gram matrix then no longer determines S to the precision the split needs).
-_GRAM_TOL = 1e-6
+# Smallest Cholesky pivot of the unit-diagonal Gram matrix of the M_j (the sine of the angle between M_j and the
+# span of the earlier ones) below which a row falls back to Householder QR: the Gram matrix then no longer
+# determines S to the precision the split needs.
+_PIVOT_TOL = 1e-3
 
 # Size in bytes of the column blocks in which the new A' = T M is formed when H A and A' together exceed three of
 # them: beyond the cache, one product over the whole width is markedly slower than a few narrower ones.
@@ -194,8 +196,10 @@ class OK(KroneckerSumEstimator):
         self.last_variance = np.zeros(B)
         self.last_singular_values = np.zeros((B, N))
         self.last_n_mixed = np.zeros(B, dtype=int)
-        self.last_mixed_share = np.zeros(B)
+        self._keep = np.zeros((B, N), dtype=bool)
         self.last_used_qr = np.zeros(B, dtype=bool)
+        self._no_rows = np.zeros(B, dtype=bool)
+        self._no_rows.flags.writeable = False
 
     def __repr__(self) -> str:
         return super().__repr__()[:-1] + f", split={self.split!r}, basis={self.basis!r})"
@@ -221,40 +225,23 @@ class OK(KroneckerSumEstimator):
         U, sigma = _svd_u_s(Rv @ S.transpose(0, 2, 1))
         sigma *= sigma > np.maximum(_SIGMA_TOL * sigma[:, :1], _SIGMA_FLOOR)
         mixing = _mixing_sorted(sigma)
-        R = mixing.R  # (B, r, N)
         signs = np.asarray(self.signs.signs(sigma.shape), dtype=self.dtype)
-        positive = sigma > 0.0
-        inv_sigma = np.divide(1.0, sigma, out=np.zeros_like(sigma), where=positive)
+        inv_sigma = np.divide(1.0, sigma, out=np.zeros_like(sigma), where=sigma > 0.0)
 
         # coefficients of u'_j on ũ_i (cu) and of A'_j on σ_i Ã_i = Mᵀ R_vᵀ U_i (ca)
-        sR = R * signs[:, None, :]
+        cu = mixing.R * signs[:, None, :]
         if self.split == "optimal":
-            cu = sR
-            ca = sR * inv_sigma[:, None, :]
-            variance = mixing.variance
+            # ‖u'_j‖² = Σ_i cu_ji² and ‖A'_j‖² = Σ_i (ca_ji σ_i)² = Σ_i cu_ji² (orthonormal bases; column i of R
+            # is zero where σ_i = 0): the two factors of each pair already have equal norms.
+            ca = cu * inv_sigma[:, None, :]
+            self.last_variance = mixing.variance
         else:
-            cu = sR * np.sqrt(inv_sigma)[:, None, :]
-            ca = cu.copy()
-            variance = self._code_variance(R, sigma, inv_sigma)
-
-        # rebalance each pair: ‖u'_j‖² = Σ_i cu², ‖A'_j‖² = Σ_i (ca σ)² (orthonormal bases)
-        nu2 = np.einsum("bji,bji->bj", cu, cu)
-        ca_s = ca * sigma[:, None, :]
-        na2 = np.einsum("bji,bji->bj", ca_s, ca_s)
-        live = (nu2 > 0.0) & (na2 > 0.0)
-        ratio = np.divide(na2, nu2, out=np.ones_like(nu2), where=live)
-        rho = np.sqrt(np.sqrt(ratio))
-        live_f = live.astype(self.dtype)
-        cu *= (rho * live_f)[:, :, None]
-        ca *= (live_f / rho)[:, :, None]
-
-        # diagnostics
-        mixed = np.where(mixing.keep, 0.0, sigma).sum(axis=1)
-        self.last_variance = variance
+            cu *= np.sqrt(inv_sigma)[:, None, :]
+            ca = self._rebalance(cu, sigma)
+            self.last_variance = self._code_variance(mixing.R, sigma, inv_sigma)
         self.last_singular_values = sigma
         self.last_n_mixed = mixing.m
-        # Σ σ is 0 or at least _SIGMA_FLOOR, so this is 0 when every σ is 0
-        self.last_mixed_share = mixed / np.maximum(sigma.sum(axis=1), _SIGMA_FLOOR)
+        self._keep = mixing.keep
         self.last_used_qr = used_qr
 
         # new factors: u' = (cu Uᵀ) Q_vᵀ, A' = (ca Uᵀ R_v) M
@@ -270,6 +257,30 @@ class OK(KroneckerSumEstimator):
         if self._A_diag[0] is not A:
             self._A_diag = (A, self._diagonal(A))
         self._A_diag[1][...] += T[:, :, r, None, None] * d.reshape(B, 1, -1, self.n)
+
+    @property
+    def last_mixed_share(self) -> np.ndarray:
+        """(B,) Σ mixed σ / Σ σ of the latest update (0 when every σ is 0)."""
+        sigma = self.last_singular_values
+        mixed = np.where(self._keep, 0.0, sigma).sum(axis=1)
+        # Σ σ is 0 or at least _SIGMA_FLOOR, so this is 0 when every σ is 0
+        return mixed / np.maximum(sigma.sum(axis=1), _SIGMA_FLOOR)
+
+    @staticmethod
+    def _rebalance(cu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+        """Rescale the pairs (cu, ca = cu) of the code split so that ‖u'_j‖ = ‖A'_j‖; returns ca, scales cu.
+
+        In the orthonormal bases ‖u'_j‖² = Σ_i cu_ji² and ‖A'_j‖² = Σ_i (ca_ji σ_i)²; an all-zero pair stays zero.
+        """
+        ca_s = cu * sigma[:, None, :]
+        nu2 = np.einsum("bji,bji->bj", cu, cu)
+        na2 = np.einsum("bji,bji->bj", ca_s, ca_s)
+        live = (nu2 > 0.0) & (na2 > 0.0)
+        rho = np.sqrt(np.sqrt(np.divide(na2, nu2, out=np.ones_like(nu2), where=live)))
+        live_f = live.astype(cu.dtype)
+        ca = cu * (live_f / rho)[:, :, None]
+        cu *= (rho * live_f)[:, :, None]
+        return ca
 
     def _diagonal(self, X: np.ndarray) -> np.ndarray:
         """Writable view of the entries of X (B, r, n, k) where D can be non-zero: (B, r, k // n, n).
@@ -300,9 +311,9 @@ class OK(KroneckerSumEstimator):
         G = self._gram
         HA2 = self._HA.reshape(B, r, -1)
         np.matmul(HA2, HA2.transpose(0, 2, 1), out=G[:, :r, :r])
-        cross = np.einsum("bjca,bca->bj", self._HA_diag, d.reshape(B, -1, self.n))  # ⟨H A_j, D⟩
-        G[:, :r, r] = cross
-        G[:, r, :r] = cross
+        # ⟨H A_j, D⟩ from the 2n entries of H A_j where D can be non-zero
+        np.einsum("bjca,bca->bj", self._HA_diag, d.reshape(B, -1, self.n), out=G[:, r, :r])
+        G[:, :r, r] = G[:, r, :r]
         G[:, r, r] = np.einsum("bq,bq->b", d, d)
         # scale to unit diagonal; an exactly zero M_j gets a decoupled unit row (and a zero column of S)
         norm = np.sqrt(self._gram_diag)
@@ -318,9 +329,11 @@ class OK(KroneckerSumEstimator):
         # G = L Lᵀ, so S = Lᵀ diag(norm). A pivot L_ii² is the squared sine of the angle between M_i and the
         # span of M_1..M_{i-1}; a small one means the Gram matrix has lost the precision that S needs.
         S = L.transpose(0, 2, 1) * norm[:, None, :]
-        bad = np.diagonal(L, axis1=1, axis2=2).min(axis=1) ** 2 < _GRAM_TOL
-        if bad.any():
-            S[bad] = self._qr_basis(bad, self._HA, d)
+        pivots = L.reshape(B, -1)[:, :: r + 2]
+        if pivots.min() >= _PIVOT_TOL:
+            return S, self._no_rows
+        bad = pivots.min(axis=1) < _PIVOT_TOL
+        S[bad] = self._qr_basis(bad, self._HA, d)
         return S, bad
 
     def _qr_basis(self, rows: np.ndarray, HA: np.ndarray, d: np.ndarray) -> np.ndarray:
