@@ -125,6 +125,7 @@ chromium:
 test: $(VENV)/.stamp-test chromium
 	@echo "== ruff =="
 	$(VPY) -m ruff check .
+	$(VPY) -m ruff format --check .
 	@echo "== unit tests =="
 	$(VENV_PATH) $(VPY) -m pytest $(PYTEST_FLAGS) tests/
 	@echo "== notebooks (strict nbval) =="

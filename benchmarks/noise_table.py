@@ -25,8 +25,10 @@ def main() -> None:
     parser.add_argument("--times", type=int, nargs="+", default=[10, 30, 60])
     args = parser.parse_args()
     table = variance_table(args.n, args.T, args.samples, args.seed, tuple(args.ranks), tuple(args.times))
-    print(f"okcore {okcore.__version__}, numpy {np.__version__}; n={args.n}, T={args.T}, "
-          f"samples={args.samples}, seed={args.seed}")
+    print(
+        f"okcore {okcore.__version__}, numpy {np.__version__}; n={args.n}, T={args.T}, "
+        f"samples={args.samples}, seed={args.seed}"
+    )
     header = "| method | " + " | ".join(f"t={t}" for t in args.times) + " |"
     print(header)
     print("|" + "---|" * (len(args.times) + 1))

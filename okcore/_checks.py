@@ -90,9 +90,7 @@ def check_int_array(name: str, value: object, shape: Sequence[int | None], upper
     if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape, strict=True)):
         raise ValueError(f"{name}: expected shape {_shape_text(shape)}, got shape {arr.shape}")
     if arr.size and (arr.min() < 0 or arr.max() >= upper):
-        raise ValueError(
-            f"{name}: expected class indices in [0, {upper}), got values from {arr.min()} to {arr.max()}"
-        )
+        raise ValueError(f"{name}: expected class indices in [0, {upper}), got values from {arr.min()} to {arr.max()}")
     return arr
 
 

@@ -65,6 +65,5 @@ def as_sign_source(rng: object) -> SignSource:
     if isinstance(rng, SignSource):
         return rng
     raise TypeError(
-        "rng: expected a numpy.random.Generator or a sign source with a signs(shape) method, "
-        f"got {type(rng).__name__}"
+        f"rng: expected a numpy.random.Generator or a sign source with a signs(shape) method, got {type(rng).__name__}"
     )

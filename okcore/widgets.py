@@ -155,9 +155,7 @@ def format_readout(result: Mapping[str, Any]) -> str:
     )
     table = (
         f"<table><tr><th style='text-align:left{_PAD}'>estimator</th><th style='text-align:right{_PAD}'>at t = T</th>"
-        f"<th style='text-align:right{_PAD}'>mean over t</th></tr>"
-        + "".join(rows)
-        + "</table>"
+        f"<th style='text-align:right{_PAD}'>mean over t</th></tr>" + "".join(rows) + "</table>"
     )
     return f"<div class='okcore-readout'>{head}{table}</div>"
 

@@ -85,9 +85,7 @@ def test_rank_slider_updates_plot_and_readout(tmp_path):
 
             dashboard = page.locator(".okcore-noise-explorer")
             expect(dashboard).to_have_count(1, timeout=ROUND_TRIP)
-            rank = dashboard.locator(".widget-slider").filter(
-                has=page.locator(".widget-label", has_text="rank r")
-            )
+            rank = dashboard.locator(".widget-slider").filter(has=page.locator(".widget-label", has_text="rank r"))
             expect(rank).to_have_count(1)
             rank_value = rank.locator(".widget-readout")
             readout = dashboard.locator(".okcore-readout")

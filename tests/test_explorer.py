@@ -70,8 +70,12 @@ def test_curve_is_measure_noise_with_its_own_generator():
     """The documented recipe: make_problem(seed), then measure_noise with default_rng([seed, family, rank])."""
     cell, xs = explorer.make_problem(SMALL["cell_type"], SMALL["n_hidden"], SMALL["T"], SMALL["seed"])
     seed, B = SMALL["seed"], SMALL["n_samples"]
-    cases = [("UORO", 1, UORO, 0), ("KF", 1, KFRTRL, 1), ("KF-avg", 3, (KFAverage, {"rank": 3}), 1),
-             ("OK", 3, (OK, {"rank": 3}), 2)]
+    cases = [
+        ("UORO", 1, UORO, 0),
+        ("KF", 1, KFRTRL, 1),
+        ("KF-avg", 3, (KFAverage, {"rank": 3}), 1),
+        ("OK", 3, (OK, {"rank": 3}), 2),
+    ]
     for name, rank, spec, family in cases:
         direct = measure_noise(cell, xs, {name: spec}, B, np.random.default_rng([seed, family, rank]))
         got = explorer.noise_curve(name, rank, **SMALL)

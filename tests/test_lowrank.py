@@ -85,9 +85,7 @@ def own_symmetric_R(sigma_desc: np.ndarray, q: int) -> np.ndarray:
     return R
 
 
-def variance_of_gram_scheme(
-    M: np.ndarray, sigma: np.ndarray, rot: np.ndarray | None = None
-) -> tuple[float, float]:
+def variance_of_gram_scheme(M: np.ndarray, sigma: np.ndarray, rot: np.ndarray | None = None) -> tuple[float, float]:
     """Enumerate X(s) = diag(z) M diag(z), z = rot @ s; return (max |E[X] - diag(sigma)|, E||X - diag||^2)."""
     n = sigma.size
     rot = np.eye(n) if rot is None else rot

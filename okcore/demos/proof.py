@@ -370,4 +370,3 @@ def lookahead_comparison(instance: Instance, H_next: object) -> dict[str, float]
     res["bound step"] = minimal_variance(plain.sigma)
     res["bound propagated"] = minimal_variance(ahead.sigma)
     return res
-
