@@ -232,7 +232,8 @@ class OK(KroneckerSumEstimator):
         cu = mixing.R * signs[:, None, :]
         if self.split == "optimal":
             # ‖u'_j‖² = Σ_i cu_ji² and ‖A'_j‖² = Σ_i (ca_ji σ_i)² = Σ_i cu_ji² (orthonormal bases; column i of R
-            # is zero where σ_i = 0): the two factors of each pair already have equal norms.
+            # has norm √σ_i, so it is zero where σ_i = 0): the two factors of each pair have equal norms up to
+            # round-off, with no rescaling.
             ca = cu * inv_sigma[:, None, :]
             self.last_variance = mixing.variance
         else:
