@@ -42,6 +42,17 @@ def random_step(cell, batch: int, rng: np.random.Generator) -> Step:
     return cell.step(rng.normal(size=(batch, cell.n_in)), rng.uniform(-0.9, 0.9, size=(batch, cell.n_hidden)))
 
 
+def random_instance(
+    cell, rank: int, batch: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, Step, np.ndarray]:
+    """(u0, A0, step, target): a random rank-r state, a random step and the exact H G + x̂ ⊗ D from that state."""
+    probe = OK(cell, rank, batch=batch, rng=rng)
+    u0, A0 = random_state(probe, rng)
+    step = random_step(cell, batch, rng)
+    probe.u, probe.A = u0, A0
+    return u0, A0, step, exact_sum(probe.influence(), step)
+
+
 def make_step(xhat: np.ndarray, H: np.ndarray, d: np.ndarray, n_in: int) -> Step:
     """A Step with prescribed x̂, H and d (x and h are read off x̂; h is not used by the estimators)."""
     n = H.shape[-1]
@@ -95,11 +106,7 @@ def rel(a: np.ndarray, b: np.ndarray) -> float:
 def test_one_update_is_exactly_unbiased(cell_cls, rank, split_name, rng):
     cell = cell_cls(N_IN, N_HID, rng)
     B = 3
-    probe = OK(cell, rank, batch=B, rng=rng)
-    u0, A0 = random_state(probe, rng)
-    probe.u, probe.A = u0, A0
-    step = random_step(cell, B, rng)
-    target = exact_sum(probe.influence(), step)
+    u0, A0, step, target = random_instance(cell, rank, B, rng)
     results, _ = run_patterns(cell, rank, u0, A0, step, split=split_name)
     assert rel(results.mean(axis=0), target) < 1e-12
     # each row on its own: the same average as a batch of one with that row's state
@@ -115,9 +122,7 @@ def _row(step: Step, b: int) -> Step:
 def test_batch_rows_do_not_interact(rng):
     cell = GatedCell(N_IN, N_HID, rng)
     B, rank = 3, 2
-    probe = OK(cell, rank, batch=B, rng=rng)
-    u0, A0 = random_state(probe, rng)
-    step = random_step(cell, B, rng)
+    u0, A0, step, _ = random_instance(cell, rank, B, rng)
     signs = all_signs(rank + 1)[[1, 4, 6]]
     est = OK(cell, rank, batch=B, rng=ReplaySigns([signs]))
     est.u, est.A = u0.copy(), A0.copy()
@@ -135,11 +140,7 @@ def test_batch_rows_do_not_interact(rng):
 def test_error_is_minimal_variance_on_every_pattern(cell_cls, rank, basis, rng):
     cell = cell_cls(N_IN, N_HID, rng)
     B = 2
-    probe = OK(cell, rank, batch=B, rng=rng)
-    u0, A0 = random_state(probe, rng)
-    probe.u, probe.A = u0, A0
-    step = random_step(cell, B, rng)
-    target = exact_sum(probe.influence(), step)
+    u0, A0, step, target = random_instance(cell, rank, B, rng)
     sv = rearranged_singular_values(target, rank + 1)
     best = np.array([minimal_variance(s) for s in sv])
     assert (best > 0).all()
@@ -185,9 +186,7 @@ def test_diagnostics_are_consistent(rng):
 def test_gram_and_qr_bases_agree(cell_cls, rng):
     cell = cell_cls(N_IN, N_HID, rng)
     B, rank = 3, 3
-    probe = OK(cell, rank, batch=B, rng=rng)
-    u0, A0 = random_state(probe, rng)
-    step = random_step(cell, B, rng)
+    u0, A0, step, _ = random_instance(cell, rank, B, rng)
     out = {}
     for basis in ("gram", "qr"):
         est = OK(cell, rank, batch=B, rng=rng, basis=basis)
@@ -207,11 +206,7 @@ def test_code_split_has_at_least_the_optimal_variance(cell_cls, rng):
     cell = cell_cls(N_IN, N_HID, rng)
     for rank in (1, 2, 3, 4):
         B = 3
-        probe = OK(cell, rank, batch=B, rng=rng)
-        u0, A0 = random_state(probe, rng)
-        probe.u, probe.A = u0, A0
-        step = random_step(cell, B, rng)
-        target = exact_sum(probe.influence(), step)
+        u0, A0, step, target = random_instance(cell, rank, B, rng)
         results, ests = run_patterns(cell, rank, u0, A0, step, split="code")
         errors = ((results - target) ** 2).sum(axis=(2, 3, 4))
         # sign-independent, and equal to the reported value
@@ -223,9 +218,7 @@ def test_code_split_has_at_least_the_optimal_variance(cell_cls, rng):
 def test_code_split_two_values(cell_cls, rng):
     """r = 1: two singular values, both mixed; variance σ1² + σ2² for the code split, 2 σ1 σ2 for OK."""
     cell = cell_cls(N_IN, N_HID, rng)
-    probe = OK(cell, 1, batch=2, rng=rng)
-    u0, A0 = random_state(probe, rng)
-    step = random_step(cell, 2, rng)
+    u0, A0, step, _ = random_instance(cell, 1, 2, rng)
     got = {}
     for split_name in ("optimal", "code"):
         est = OK(cell, 1, batch=2, rng=rng, split=split_name)
@@ -302,9 +295,7 @@ def _check_degenerate(cell, rank, u0, A0, step, **kw) -> list[OK]:
 def test_degenerate_inputs(cell_cls, split_name, rng):
     cell = cell_cls(N_IN, N_HID, rng)
     B, rank = 4, 3
-    probe = OK(cell, rank, batch=B, rng=rng)
-    u0, A0 = random_state(probe, rng)
-    step = random_step(cell, B, rng)
+    u0, A0, step, _ = random_instance(cell, rank, B, rng)
     xhat, H, d = step.xhat.copy(), step.H.copy(), step.d.copy()
     u0[0, 1] = -2.5 * xhat[0]  # row 0: x̂ parallel to an existing u
     d[1] = 0.0  # row 1: D = 0
@@ -347,9 +338,7 @@ def test_all_zero_state_and_zero_step(cell_cls, rng):
 def test_tiny_and_huge_scales(cell_cls, scale, rng):
     cell = cell_cls(N_IN, N_HID, rng)
     B, rank = 2, 2
-    probe = OK(cell, rank, batch=B, rng=rng)
-    u0, A0 = random_state(probe, rng)
-    step = random_step(cell, B, rng)
+    u0, A0, step, _ = random_instance(cell, rank, B, rng)
     _check_degenerate(cell, rank, u0 * scale, A0 * scale, make_step(step.xhat, step.H, step.d * scale**2, N_IN))
 
 
