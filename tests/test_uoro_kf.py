@@ -441,6 +441,24 @@ def test_kf_state_can_be_assigned_or_edited_in_place():
         b.update(step)
 
 
+def test_kf_assigned_arrays_are_copied_in_and_left_alone():
+    """An array the caller assigns to u or A is copied in at the next update and never written by the estimator."""
+    cell = make_cell("gated", 4)
+    rng = np.random.default_rng(3)
+    est = KFAverage(cell, 2, 2, rng)
+    u, A = rng.normal(size=est.u.shape), rng.normal(size=est.A.shape)
+    u_keep, A_keep = u.copy(), A.copy()
+    est.u, est.A = u, A
+    h = np.zeros((2, cell.n_hidden))
+    for _ in range(3):
+        step = cell.step(rng.normal(size=(2, N_IN)), h)
+        h = step.h
+        est.update(step)
+        np.testing.assert_array_equal(u, u_keep)
+        np.testing.assert_array_equal(A, A_keep)
+    assert np.isfinite(est.influence()).all()
+
+
 def test_uoro_scale_folding_does_not_change_the_estimate():
     """θ̃ is kept as γ Θ; folding γ into Θ (forced here at every check) gives the same estimates."""
     cell = make_cell("gated", 6)

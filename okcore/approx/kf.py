@@ -137,9 +137,10 @@ class _KroneckerFactored(KroneckerSumEstimator):
     Work layout: ``u`` is a view ``S[:, :, 0]`` of a stack S (B, r, 2, K) whose slot 1 receives x̂ at each
     update; one product S Sᵀ then gives ‖u_i‖², ⟨u_i, x̂⟩ and ‖x̂‖², and one product (a_u, b_u) S gives the new u.
     Two such stacks alternate, so ``u`` is a different view after each update (copy it to keep a snapshot).
-    D is added to A through a strided view of the entries A[a, a + j n] (``_diagonal_view``), never densely.
-    Assigning a new array to ``u`` or ``A``, or editing them in place, is allowed: assigned arrays are checked and
-    copied in at the next update.
+    ``A`` alternates in the same way between two buffers: H A is written into the other one and scaled there in
+    place, so the update makes a single pass over it after the product. D is added through a strided view of the
+    entries A[a, a + j n] (``_diagonal_view``), never densely. Assigning a new array to ``u`` or ``A``, or editing
+    them in place, is allowed: assigned arrays are checked and copied in at the next update.
     """
 
     def __init__(
@@ -162,9 +163,11 @@ class _KroneckerFactored(KroneckerSumEstimator):
         self._u_outs = [S[:, :, 0:1] for S in self._stacks]  # (B, r, 1, K), where the new u is written
         self._cur = 0
         self.u = self._u_views[0]
-        self._HA = np.zeros((B, r, n, k), dtype=self.dtype)
-        self._HA_rows = self._HA.reshape(B, r, 1, n * k)
-        self._HA_diag = _diagonal_view(self._HA, n)
+        self._bufs = [np.zeros((B, r, n, k), dtype=self.dtype) for _ in range(2)]
+        self._rows = [X.reshape(B, r, 1, n * k) for X in self._bufs]  # for the norms ‖H A_i‖²
+        self._diags = [_diagonal_view(X, n) for X in self._bufs]
+        self.A = self._bufs[0]
+        self._HA_diag = np.zeros((B, r, k // n, n), dtype=self.dtype)  # the entries of H A where D lives
         self._sq = np.zeros((B, r, 2), dtype=self.dtype)  # [‖H A_i‖², ‖D‖²] of the latest update
         self._sq_HA_out = self._sq[:, :, 0:1, None]  # (B, r, 1, 1)
         self._ones = np.ones((B, r, 2), dtype=self.dtype)
@@ -179,21 +182,14 @@ class _KroneckerFactored(KroneckerSumEstimator):
 
     def _bind(self) -> None:
         """Take in arrays a user assigned to ``u`` or ``A`` (checked, copied into the work buffers)."""
-        u_view = self._u_views[self._cur]
-        if self.u is not u_view:
-            value = np.asarray(self.u)
-            if value.shape != u_view.shape:
-                raise ValueError(f"u: expected shape {u_view.shape}, got shape {value.shape}")
-            u_view[...] = value
-            self.u = u_view
-        shape = (self.batch, self.rank, self.n, self.k)
-        value = np.asarray(self.A)
-        if value.shape != shape:
-            raise ValueError(f"A: expected shape {shape}, got shape {value.shape}")
-        if value.dtype != self.dtype or not value.flags.c_contiguous or not value.flags.writeable:
-            value = np.array(value, dtype=self.dtype)
-        self.A = self._A_bound = value
-        self._A_diag = _diagonal_view(value, self.n)
+        for name, work in (("u", self._u_views[self._cur]), ("A", self._bufs[self._cur])):
+            value = getattr(self, name)
+            if value is not work:
+                value = np.asarray(value)
+                if value.shape != work.shape:
+                    raise ValueError(f"{name}: expected shape {work.shape}, got shape {value.shape}")
+                work[...] = value
+                setattr(self, name, work)
 
     @property
     def last_variance(self) -> np.ndarray:
@@ -203,16 +199,18 @@ class _KroneckerFactored(KroneckerSumEstimator):
         return self._variance
 
     def _update(self, xhat: np.ndarray, H: np.ndarray, d: np.ndarray) -> None:
-        if self.u is not self._u_views[self._cur] or self.A is not self._A_bound:
+        cur, nxt = self._cur, 1 - self._cur
+        if self.u is not self._u_views[cur] or self.A is not self._bufs[cur]:
             self._bind()
         B, r = self.batch, self.rank
-        S = self._stacks[self._cur]
-        A, HA = self.A, self._HA
-        np.matmul(H[:, None], A, out=HA)
+        S = self._stacks[cur]
+        HA = self._bufs[nxt]  # becomes the new A
+        np.matmul(H[:, None], self.A, out=HA)
         S[:, :, 1] = xhat[:, None, :]
         gram = np.matmul(S, S.swapaxes(2, 3))  # (B, r, 2, 2): [[‖u_i‖², ⟨u_i, x̂⟩], [⟨u_i, x̂⟩, ‖x̂‖²]]
         sq = self._sq
-        np.matmul(self._HA_rows, self._HA_rows.swapaxes(2, 3), out=self._sq_HA_out)
+        rows = self._rows[nxt]
+        np.matmul(rows, rows.swapaxes(2, 3), out=self._sq_HA_out)
         sq[:, :, 1] = np.einsum("bq,bq->b", d, d)[:, None]
         if self.balance:
             # [p1, p2] = ([‖HA‖², ‖D‖²] / [‖u‖², ‖x̂‖²])^(1/4), with the floor _TINY against zero norms.
@@ -224,13 +222,14 @@ class _KroneckerFactored(KroneckerSumEstimator):
             c = c * self._chain_scale
         coef_u = c * p  # [a_u, b_u] = [c1 p1, c2 p2]: u' = a_u u + b_u x̂
         coef_A = c / p  # [a_A, b_A] = [c1/p1, c2/p2]: A' = a_A HA + b_A D
-        nxt = 1 - self._cur
         np.matmul(coef_u[:, :, None, :], S, out=self._u_outs[nxt])
-        np.multiply(HA, coef_A[:, :, 0, None, None], out=A)
+        diag = self._diags[nxt]
+        np.copyto(self._HA_diag, diag)  # kept for last_variance
+        np.multiply(HA, coef_A[:, :, 0, None, None], out=HA)
         d3 = d.reshape(B, 1, self._blocks, self.n)
-        self._A_diag += coef_A[:, :, 1, None, None] * d3
+        diag += coef_A[:, :, 1, None, None] * d3
         self._cur = nxt
-        self.u = self._u_views[nxt]
+        self.u, self.A = self._u_views[nxt], HA
         self.last_p1, self.last_p2 = p[..., 0], p[:, 0, 1]
         self._pending = (gram, coef_u, coef_A, d3)
 
