@@ -456,3 +456,26 @@ def test_public_linalg_fallback_gives_the_same_update(monkeypatch):
     fast = run()
     monkeypatch.setattr(ok_module, "_RAW", False)
     assert np.allclose(run(), fast, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("rank", [2, 4, 6])
+def test_both_ways_of_forming_the_gram_matrix_agree(monkeypatch, cell_cls, rank, rng):
+    """Dot products per diagonal (small ranks) and one matrix product (larger ones) give the same OK step."""
+    import okcore.approx.ok as ok_module
+
+    cell = cell_cls(3, 6, rng)  # K = 10 > r + 1
+    u0, A0, step, target = random_instance(cell, rank, 2, rng)
+    signs = all_signs(rank + 1)[[3, 5]]
+    out = []
+    for max_rank in (rank, rank - 1):
+        monkeypatch.setattr(ok_module, "_VECDOT_MAX_RANK", max_rank)
+        est = ok_module.OK(cell, rank, batch=2, rng=ReplaySigns([signs]))
+        assert (est._gram_lower is None) == (rank > max_rank)
+        est.u, est.A = u0.copy(), A0.copy()
+        est.update(step)
+        assert not est.last_used_qr.any()
+        out.append(est)
+    assert rel(out[0].influence(), out[1].influence()) < 1e-12
+    np.testing.assert_allclose(out[0].last_singular_values, out[1].last_singular_values, rtol=1e-12)
+    best = [minimal_variance(s) for s in rearranged_singular_values(target, rank + 1)]
+    np.testing.assert_allclose(out[0].last_variance, best, rtol=1e-10)

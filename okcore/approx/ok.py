@@ -74,6 +74,10 @@ _SIGMA_FLOOR = 1e-150
 # determines S to the precision the split needs.
 _PIVOT_TOL = 1e-3
 
+# Up to this rank the Gram matrix of the H A_j is formed with one np.vecdot per diagonal of its lower triangle
+# (plain dot products); beyond it with one matrix product, whose packing overhead only pays off for many rows.
+_VECDOT_MAX_RANK = 4
+
 # Size in bytes of the column blocks in which the new A' = T M is formed when H A and A' together exceed three of
 # them: beyond the cache, one product over the whole width is markedly slower than a few narrower ones.
 _BLOCK_BYTES = 1 << 20
@@ -192,7 +196,12 @@ class OK(KroneckerSumEstimator):
         self._V = np.zeros((B, N, self.K), dtype=self.dtype)  # the v_j as rows
         self._upper = ~np.tri(min(N, self.K), N, k=-1, dtype=bool)  # the triangle of R_v
         self._gram = np.zeros((B, N, N), dtype=self.dtype)
-        self._gram_diag = self._gram.reshape(B, N * N)[:, :: N + 1]
+        flat = self._gram.reshape(B, N * N)
+        self._gram_diag = flat[:, :: N + 1]
+        # offset-o diagonal of the lower triangle of the r × r block: entries [j + o, j] for j < r - o
+        self._gram_lower = (
+            [flat[:, o * N : o * N + (r - o) * (N + 1) : N + 1] for o in range(r)] if r <= _VECDOT_MAX_RANK else None
+        )
         self.last_variance = np.zeros(B)
         self.last_singular_values = np.zeros((B, N))
         self.last_n_mixed = np.zeros(B, dtype=int)
@@ -311,7 +320,11 @@ class OK(KroneckerSumEstimator):
             return self._qr_basis(rows, self._HA, d), rows
         G = self._gram
         HA2 = self._HA.reshape(B, r, -1)
-        np.matmul(HA2, HA2.transpose(0, 2, 1), out=G[:, :r, :r])
+        if self._gram_lower is None:
+            np.matmul(HA2, HA2.transpose(0, 2, 1), out=G[:, :r, :r])
+        else:  # the lower triangle only (Cholesky reads no more); the upper one of this block stays 0
+            for o, out in enumerate(self._gram_lower):
+                np.vecdot(HA2[:, o:], HA2[:, : r - o], out=out)
         # ⟨H A_j, D⟩ from the 2n entries of H A_j where D can be non-zero
         np.einsum("bjca,bca->bj", self._HA_diag, d.reshape(B, -1, self.n), out=G[:, r, :r])
         G[:, :r, r] = G[:, r, :r]
