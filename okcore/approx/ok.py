@@ -13,6 +13,9 @@ P = Vᵀ M (V: the v_j as rows, M: the vec(M_j) as rows), so the problem is a lo
    orthonormal and SᵀS = M Mᵀ. Then P = Q_v C Q_Mᵀ with the (r+1) × (r+1) core C = R_v Sᵀ; this holds for
    rank-deficient spans too (zero rows of R_v or S are allowed).
 2. SVD C = U diag(σ) Wᵀ, σ descending, so P = Σ_i σ_i ũ_i ⊗ Ã_i with ũ = Q_v U and Ã = Q_M W orthonormal.
+   Each pair (ũ_i, Ã_i) is fixed only up to a common sign; the update takes the one with Σ_p w_p ũ_pi³ > 0
+   (fixed weights w_p = 1 + p/K), so that a realisation depends on the drawn signs and not on round-off in the
+   bases or in LAPACK's choice.
 3. The keep/mix rule and the (r, r+1) mixing matrix R of :mod:`okcore.lowrank` (RᵀR has diagonal σ), and one
    random sign s_i per singular direction. The symmetric split sets
 
@@ -195,6 +198,9 @@ class OK(KroneckerSumEstimator):
         # small buffers, refilled by every update
         self._V = np.zeros((B, N, self.K), dtype=self.dtype)  # the v_j as rows
         self._upper = ~np.tri(min(N, self.K), N, k=-1, dtype=bool)  # the triangle of R_v
+        # weights of the sign convention of the singular pairs: cubes let the largest entries decide, and unequal
+        # weights keep symmetric vectors such as (e_1 - e_2)/√2 away from a tie
+        self._cube_weights = 1.0 + np.arange(self.K) / self.K
         self._gram = np.zeros((B, N, N), dtype=self.dtype)
         flat = self._gram.reshape(B, N * N)
         self._gram_diag = flat[:, :: N + 1]
@@ -234,8 +240,16 @@ class OK(KroneckerSumEstimator):
         U, sigma = _svd_u_s(Rv @ S.transpose(0, 2, 1))
         sigma *= sigma > np.maximum(_SIGMA_TOL * sigma[:, :1], _SIGMA_FLOOR)
         mixing = _mixing_sorted(sigma)
-        signs = np.asarray(self.signs.signs(sigma.shape), dtype=self.dtype)
         inv_sigma = np.divide(1.0, sigma, out=np.zeros_like(sigma), where=sigma > 0.0)
+        # A singular pair (ũ_i, Ã_i) is defined up to a common sign, and which one LAPACK returns can hinge on
+        # round-off (signs of the bases, entries near zero). Flipping a pair acts like flipping its s_i, so each
+        # drawn s_i is applied to the pair with Σ_p w_p ũ_pi³ > 0 (ũ_i = Q_v U_i): a realisation then depends on
+        # the drawn signs, not on rounding.
+        Ut = Qv @ U  # the ũ_i as columns, (B, K, N)
+        cube = Ut * Ut
+        cube *= Ut
+        signs = np.asarray(self.signs.signs(sigma.shape), dtype=self.dtype)
+        signs = np.copysign(signs, self._cube_weights @ cube * signs)
 
         # coefficients of u'_j on ũ_i (cu) and of A'_j on σ_i Ã_i = Mᵀ R_vᵀ U_i (ca)
         cu = mixing.R * signs[:, None, :]
@@ -254,10 +268,9 @@ class OK(KroneckerSumEstimator):
         self._keep = mixing.keep
         self.last_used_qr = used_qr
 
-        # new factors: u' = (cu Uᵀ) Q_vᵀ, A' = (ca Uᵀ R_v) M
-        Ut = U.transpose(0, 2, 1)
-        self.u = (cu @ Ut) @ Qv.transpose(0, 2, 1)
-        T = (ca @ Ut) @ Rv  # (B, r, N) coefficients on the rows of M
+        # new factors: u' = cu (Q_v U)ᵀ, A' = (ca Uᵀ R_v) M
+        self.u = cu @ Ut.transpose(0, 2, 1)
+        T = (ca @ U.transpose(0, 2, 1)) @ Rv  # (B, r, N) coefficients on the rows of M
         T_HA, HA2, A2 = T[:, :, :r], self._HA.reshape(B, r, -1), A.reshape(B, r, -1)
         if self._blocks is None:
             np.matmul(T_HA, HA2, out=A2)
