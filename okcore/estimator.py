@@ -141,33 +141,40 @@ class KroneckerSumEstimator(Estimator):
         self.u[rows] = 0.0
         self.A[rows] = 0.0
 
+    def _factors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(u, A) with G̃ = Σ_i u_i ⊗ A_i, for the methods below; a subclass may keep a scale aside."""
+        return self.u, self.A
+
     def influence(self) -> np.ndarray:
-        return np.einsum("brp,braq->bapq", self.u, self.A)
+        return np.einsum("brp,braq->bapq", *self._factors())
 
     def mean_influence(self) -> np.ndarray:
         """Σ_i u_i ⊗ A_i averaged over the batch rows, (n, K, k), without forming each row densely."""
-        u = self.u.reshape(-1, self.K)
-        A = self.A.reshape(u.shape[0], self.n * self.k)
+        u, A = self._factors()
+        u = u.reshape(-1, self.K)
+        A = A.reshape(u.shape[0], self.n * self.k)
         # One BLAS product (K, B r) @ (B r, n k), then the axes put in the order (n, K, k).
         return np.ascontiguousarray((u.T @ A).reshape(self.K, self.n, self.k).transpose(1, 0, 2)) / self.batch
 
     def squared_error(self, G: object) -> np.ndarray:
         """‖Σ_i u_i ⊗ A_i − G‖²_F per row, from the factors: ‖G̃‖² − 2⟨G̃, G⟩ + ‖G‖², (B,)."""
         G_arr = self._check_G(G)
-        A_flat = self.A.reshape(self.batch, self.rank, self.n * self.k)
-        gram = np.matmul(self.u, self.u.swapaxes(1, 2)) * np.matmul(A_flat, A_flat.swapaxes(1, 2))
+        u, A = self._factors()
+        A_flat = A.reshape(self.batch, self.rank, self.n * self.k)
+        gram = np.matmul(u, u.swapaxes(1, 2)) * np.matmul(A_flat, A_flat.swapaxes(1, 2))
         if G_arr.ndim == 3:
             # (B r, K) @ (K, n k) as one BLAS product: the bulk of the work when G is shared by all rows.
             G_flat = G_arr.transpose(1, 0, 2).reshape(self.K, self.n * self.k)
-            uG = (self.u.reshape(-1, self.K) @ G_flat).reshape(self.A.shape)
+            uG = (u.reshape(-1, self.K) @ G_flat).reshape(A.shape)
             g_norm2 = np.einsum("apq,apq->", G_arr, G_arr)
         else:
-            uG = np.einsum("bip,bapq->biaq", self.u, G_arr)
+            uG = np.einsum("bip,bapq->biaq", u, G_arr)
             g_norm2 = np.einsum("bapq,bapq->b", G_arr, G_arr)
-        cross = np.einsum("biaq,biaq->b", uG, self.A)
+        cross = np.einsum("biaq,biaq->b", uG, A)
         return np.maximum(gram.sum(axis=(1, 2)) - 2.0 * cross + g_norm2, 0.0)
 
     def _gradient(self, delta: np.ndarray) -> np.ndarray:
         # (δ·A_i) first: O(B r n k), then the outer products with u_i: O(B r K k).
-        dA = np.einsum("ba,braq->brq", delta, self.A).reshape(-1, self.k)
-        return self.u.reshape(-1, self.K).T @ dA
+        u, A = self._factors()
+        dA = np.einsum("ba,braq->brq", delta, A).reshape(-1, self.k)
+        return u.reshape(-1, self.K).T @ dA

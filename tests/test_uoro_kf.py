@@ -436,9 +436,8 @@ def test_kf_state_can_be_assigned_or_edited_in_place():
     a.u = np.zeros((2, 2, cell.K))
     with pytest.raises(ValueError, match="u: expected shape"):
         a.update(step)
-    b.A = np.zeros((2, 3, cell.n_hidden, cell.k + 1))
-    with pytest.raises(ValueError, match="A: expected shape"):
-        b.update(step)
+    with pytest.raises(ValueError, match="A: expected shape"):  # checked when assigned
+        b.A = np.zeros((2, 3, cell.n_hidden, cell.k + 1))
 
 
 def test_kf_assigned_arrays_are_copied_in_and_left_alone():
@@ -457,6 +456,49 @@ def test_kf_assigned_arrays_are_copied_in_and_left_alone():
         np.testing.assert_array_equal(u, u_keep)
         np.testing.assert_array_equal(A, A_keep)
     assert np.isfinite(est.influence()).all()
+
+
+@pytest.mark.parametrize("balance", [True, False])
+def test_kf_scale_folding_does_not_change_the_estimate(balance):
+    """A_i is kept as λ_i Â_i; folding λ into Â (forced here at every step) gives the same estimates."""
+    cell = make_cell("gated", 6)
+    batch, rank, n_steps = 2, 3, 40
+    rng = np.random.default_rng(2)
+    signs = [rng.choice([-1.0, 1.0], size=(batch, rank, 2)) for _ in range(n_steps)]
+    lazy = KFAverage(cell, rank, batch, ReplaySigns(signs), balance=balance)
+    eager = KFAverage(cell, rank, batch, ReplaySigns(signs), balance=balance)
+    eager._LAMBDA2_LIMIT = 1.0 + 1e-12
+    h = np.zeros((batch, cell.n_hidden))
+    for t in range(n_steps):
+        step = cell.step(rng.normal(size=(batch, N_IN)), h)
+        lazy.update(step)
+        eager.update(step)
+        h = step.h
+        delta = rng.normal(size=(batch, cell.n_hidden))
+        np.testing.assert_allclose(lazy.gradient(delta), eager.gradient(delta), rtol=1e-11, atol=1e-13)
+        np.testing.assert_allclose(lazy.last_variance, eager.last_variance, rtol=1e-11, atol=1e-15)
+        np.testing.assert_allclose(lazy.last_p1, eager.last_p1, rtol=1e-12)
+        if t == 20:  # reading A folds λ
+            np.testing.assert_allclose(lazy.A, eager.A, rtol=1e-11, atol=1e-13)
+    G = lazy.influence()
+    np.testing.assert_allclose(G, eager.influence(), rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(G, np.einsum("brp,braq->bapq", lazy.u, lazy.A), rtol=1e-12, atol=1e-14)
+    lazy.A[0] = 0.0  # in-place edits of A count
+    assert not np.any(lazy.influence()[0])
+
+
+@pytest.mark.parametrize("name", ["kf", "avg-2"])
+def test_kf_many_steps_with_H_zero_stay_finite(name):
+    """With H = 0 the balancing rule shrinks u by up to 1e-37 a step; the scale kept aside must not overflow."""
+    cell = make_cell("gated", 4)
+    est = make_estimator(name, cell, 2, np.random.default_rng(4))
+    random_kron_state(est)
+    with np.errstate(all="raise"):
+        for _ in range(30):
+            est.update(degenerate_step(cell, 2, "H"))
+            G = est.influence()
+            assert np.all(np.isfinite(G)) and np.any(G)
+            assert np.all(np.isfinite(est.last_variance))
 
 
 def test_uoro_scale_folding_does_not_change_the_estimate():

@@ -137,11 +137,17 @@ class _KroneckerFactored(KroneckerSumEstimator):
     Work layout: ``u`` is a view ``S[:, :, 0]`` of a stack S (B, r, 2, K) whose slot 1 receives x̂ at each
     update; one product S Sᵀ then gives ‖u_i‖², ⟨u_i, x̂⟩ and ‖x̂‖², and one product (a_u, b_u) S gives the new u.
     Two such stacks alternate, so ``u`` is a different view after each update (copy it to keep a snapshot).
-    ``A`` alternates in the same way between two buffers: H A is written into the other one and scaled there in
-    place, so the update makes a single pass over it after the product. D is added through a strided view of the
-    entries A[a, a + j n] (``_diagonal_view``), never densely. Assigning a new array to ``u`` or ``A``, or editing
-    them in place, is allowed: assigned arrays are checked and copied in at the next update.
+    Each matrix factor is kept as A_i = λ_i Â_i with a scalar λ_i per chain, as UORO keeps θ̃ = γ Θ: the step's
+    factor a_A then changes λ only, and H Â is written into a second buffer, gets D added through a strided view
+    of its entries [a, a + j n] (``_diagonal_view``) and becomes the new Â; the two buffers alternate. So the
+    update sweeps the large side once after the product (for the norms). Reading ``A`` folds λ into Â (one
+    pass); the estimator's own methods use λ directly. Assigning a new array to ``u`` or ``A``, or editing them
+    in place, is allowed: assigned arrays are checked and copied in.
     """
+
+    # λ is folded into Â when λ² leaves [1/_LAMBDA2_LIMIT, _LAMBDA2_LIMIT], which keeps ‖Â‖² and ‖H Â‖² far from
+    # under- and overflow.
+    _LAMBDA2_LIMIT = 1e100
 
     def __init__(
         self,
@@ -163,15 +169,16 @@ class _KroneckerFactored(KroneckerSumEstimator):
         self._u_outs = [S[:, :, 0:1] for S in self._stacks]  # (B, r, 1, K), where the new u is written
         self._cur = 0
         self.u = self._u_views[0]
-        self._bufs = [np.zeros((B, r, n, k), dtype=self.dtype) for _ in range(2)]
-        self._rows = [X.reshape(B, r, 1, n * k) for X in self._bufs]  # for the norms ‖H A_i‖²
+        self._bufs = [np.zeros((B, r, n, k), dtype=self.dtype) for _ in range(2)]  # Â, and the next one
+        self._rows = [X.reshape(B, r, 1, n * k) for X in self._bufs]  # for the norms ‖H Â_i‖²
         self._diags = [_diagonal_view(X, n) for X in self._bufs]
-        self.A = self._bufs[0]
-        self._HA_diag = np.zeros((B, r, k // n, n), dtype=self.dtype)  # the entries of H A where D lives
+        self._lams = [np.ones((B, r), dtype=self.dtype) for _ in range(2)]  # λ, alternating like Â
+        self._lam2 = np.ones((B, r), dtype=self.dtype)  # λ² of the current factors
+        self._scaled = False  # True when some λ may differ from 1
+        self._HA_diag = np.zeros((B, r, k // n, n), dtype=self.dtype)  # the entries of H Â where D lives
         self._sq = np.zeros((B, r, 2), dtype=self.dtype)  # [‖H A_i‖², ‖D‖²] of the latest update
         self._sq_HA_out = self._sq[:, :, 0:1, None]  # (B, r, 1, 1)
         self._ones = np.ones((B, r, 2), dtype=self.dtype)
-        self._bind()
         self.last_p1 = self._ones[..., 0]
         self.last_p2 = self._ones[:, 0, 1]
         self._variance = np.zeros(B)
@@ -180,16 +187,50 @@ class _KroneckerFactored(KroneckerSumEstimator):
     def __repr__(self) -> str:
         return super().__repr__()[:-1] + f", balance={self.balance})"
 
-    def _bind(self) -> None:
-        """Take in arrays a user assigned to ``u`` or ``A`` (checked, copied into the work buffers)."""
-        for name, work in (("u", self._u_views[self._cur]), ("A", self._bufs[self._cur])):
-            value = getattr(self, name)
-            if value is not work:
-                value = np.asarray(value)
-                if value.shape != work.shape:
-                    raise ValueError(f"{name}: expected shape {work.shape}, got shape {value.shape}")
-                work[...] = value
-                setattr(self, name, work)
+    @property
+    def A(self) -> np.ndarray:
+        """The matrix factors, (B, r, n, k) (a live array: in-place edits count until the next update)."""
+        self._fold_lambda()
+        return self._bufs[self._cur]
+
+    @A.setter
+    def A(self, value: object) -> None:
+        if "_bufs" not in self.__dict__:  # the zero start set by the base class: the buffers start at zero
+            return
+        work = self._bufs[self._cur]
+        value = np.asarray(value)
+        if value.shape != work.shape:
+            raise ValueError(f"A: expected shape {work.shape}, got shape {value.shape}")
+        work[...] = value
+        self._unscale()
+
+    def _unscale(self) -> None:
+        self._lams[self._cur][...] = 1.0
+        self._lam2[...] = 1.0
+        self._scaled = False
+
+    def _fold_lambda(self) -> None:
+        if self._scaled:
+            self._bufs[self._cur] *= self._lams[self._cur][:, :, None, None]
+            self._unscale()
+
+    def _factors(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.u * self._lams[self._cur][:, :, None], self._bufs[self._cur]
+
+    def _reset_rows(self, rows: np.ndarray) -> None:
+        self.u[rows] = 0.0
+        self._bufs[self._cur][rows] = 0.0
+        self._lams[self._cur][rows] = 1.0
+        self._lam2[rows] = 1.0
+
+    def _bind_u(self) -> None:
+        """Take in an array a user assigned to ``u`` (checked, copied into the work stack)."""
+        work = self._u_views[self._cur]
+        value = np.asarray(self.u)
+        if value.shape != work.shape:
+            raise ValueError(f"u: expected shape {work.shape}, got shape {value.shape}")
+        work[...] = value
+        self.u = work
 
     @property
     def last_variance(self) -> np.ndarray:
@@ -200,17 +241,20 @@ class _KroneckerFactored(KroneckerSumEstimator):
 
     def _update(self, xhat: np.ndarray, H: np.ndarray, d: np.ndarray) -> None:
         cur, nxt = self._cur, 1 - self._cur
-        if self.u is not self._u_views[cur] or self.A is not self._bufs[cur]:
-            self._bind()
+        if self.u is not self._u_views[cur]:
+            self._bind_u()
         B, r = self.batch, self.rank
-        S = self._stacks[cur]
-        HA = self._bufs[nxt]  # becomes the new A
-        np.matmul(H[:, None], self.A, out=HA)
+        S, lam = self._stacks[cur], self._lams[cur]
+        HA = self._bufs[nxt]  # H Â, then the new Â
+        np.matmul(H[:, None], self._bufs[cur], out=HA)
         S[:, :, 1] = xhat[:, None, :]
         gram = np.matmul(S, S.swapaxes(2, 3))  # (B, r, 2, 2): [[‖u_i‖², ⟨u_i, x̂⟩], [⟨u_i, x̂⟩, ‖x̂‖²]]
         sq = self._sq
         rows = self._rows[nxt]
         np.matmul(rows, rows.swapaxes(2, 3), out=self._sq_HA_out)
+        scaled = self._scaled
+        if scaled:
+            sq[:, :, 0] *= self._lam2  # ‖H A_i‖² = λ_i² ‖H Â_i‖²
         sq[:, :, 1] = np.einsum("bq,bq->b", d, d)[:, None]
         if self.balance:
             # [p1, p2] = ([‖HA‖², ‖D‖²] / [‖u‖², ‖x̂‖²])^(1/4), with the floor _TINY against zero norms.
@@ -223,17 +267,24 @@ class _KroneckerFactored(KroneckerSumEstimator):
         coef_u = c * p  # [a_u, b_u] = [c1 p1, c2 p2]: u' = a_u u + b_u x̂
         coef_A = c / p  # [a_A, b_A] = [c1/p1, c2/p2]: A' = a_A HA + b_A D
         np.matmul(coef_u[:, :, None, :], S, out=self._u_outs[nxt])
+        # A' = a_A λ H Â + b_A D = λ' (H Â + (b_A/λ') D) with λ' = a_A λ
         diag = self._diags[nxt]
         np.copyto(self._HA_diag, diag)  # kept for last_variance
-        np.multiply(HA, coef_A[:, :, 0, None, None], out=HA)
+        lam_new = np.multiply(lam, coef_A[:, :, 0], out=self._lams[nxt])
         d3 = d.reshape(B, 1, self._blocks, self.n)
-        diag += coef_A[:, :, 1, None, None] * d3
-        self._cur = nxt
-        self.u, self.A = self._u_views[nxt], HA
+        diag += (coef_A[:, :, 1] / lam_new)[:, :, None, None] * d3
+        lam2 = np.multiply(lam_new, lam_new, out=self._lam2)
+        self._cur, self._scaled = nxt, True
+        self.u = self._u_views[nxt]
+        if lam2.max() > self._LAMBDA2_LIMIT or lam2.min() < 1.0 / self._LAMBDA2_LIMIT:
+            self._fold_lambda()
         self.last_p1, self.last_p2 = p[..., 0], p[:, 0, 1]
-        self._pending = (gram, coef_u, coef_A, d3)
+        # the old λ stays in its buffer until the update after next, which replaces this record
+        self._pending = (gram, coef_u, coef_A, d3, lam if scaled else None)
 
-    def _step_variance(self, gram: np.ndarray, coef_u: np.ndarray, coef_A: np.ndarray, d3: np.ndarray) -> np.ndarray:
+    def _step_variance(
+        self, gram: np.ndarray, coef_u: np.ndarray, coef_A: np.ndarray, d3: np.ndarray, lam: np.ndarray | None
+    ) -> np.ndarray:
         # Chain i's error is c1 c2 (p1/p2 · u ⊗ D + p2/p1 · x̂ ⊗ HA), times 1/r in KF-avg's storage. In terms of
         # the coefficients, cross1 = a_u b_A and cross2 = b_u a_A (signs cancel in all three products below).
         # Chains have independent signs, so their variances add.
@@ -241,7 +292,9 @@ class _KroneckerFactored(KroneckerSumEstimator):
         cross2 = coef_u[..., 1] * coef_A[..., 0]
         sq_u, ux, sq_x = gram[..., 0, 0], gram[..., 0, 1], gram[..., 1, 1]
         sq_HA, sq_D = self._sq[..., 0], self._sq[..., 1]
-        HA_D = np.einsum("brja,bja->br", self._HA_diag, d3[:, 0])
+        HA_D = np.einsum("brja,bja->br", self._HA_diag, d3[:, 0])  # ⟨H Â_i, D⟩
+        if lam is not None:
+            HA_D *= lam
         per_chain = cross1**2 * sq_u * sq_D + cross2**2 * sq_x * sq_HA + 2.0 * cross1 * cross2 * ux * HA_D
         return per_chain.sum(axis=1)
 
