@@ -458,16 +458,19 @@ def test_kf_assigned_arrays_are_copied_in_and_left_alone():
     assert np.isfinite(est.influence()).all()
 
 
-@pytest.mark.parametrize("balance", [True, False])
-def test_kf_scale_folding_does_not_change_the_estimate(balance):
-    """A_i is kept as λ_i Â_i; folding λ into Â (forced here at every step) gives the same estimates."""
+def run_lazy_and_eager(make, limit: str, sign_shape, seed: int, check=None):
+    """Two estimators fed the same 40 steps and signs, the second folding its kept-aside scale at every check.
+
+    ``make(cell, batch, rng)`` builds one; ``limit`` names its folding threshold; ``sign_shape(cell)`` is the shape
+    of one row of signs; ``check(t, lazy, eager)`` runs after each step. Returns (cell, lazy, the last step).
+    """
     cell = make_cell("gated", 6)
-    batch, rank, n_steps = 2, 3, 40
-    rng = np.random.default_rng(2)
-    signs = [rng.choice([-1.0, 1.0], size=(batch, rank, 2)) for _ in range(n_steps)]
-    lazy = KFAverage(cell, rank, batch, ReplaySigns(signs), balance=balance)
-    eager = KFAverage(cell, rank, batch, ReplaySigns(signs), balance=balance)
-    eager._LAMBDA2_LIMIT = 1.0 + 1e-12
+    batch, n_steps = 2, 40
+    rng = np.random.default_rng(seed)
+    signs = [rng.choice([-1.0, 1.0], size=(batch, *sign_shape(cell))) for _ in range(n_steps)]
+    lazy = make(cell, batch, ReplaySigns(signs))
+    eager = make(cell, batch, ReplaySigns(signs))
+    setattr(eager, limit, 1.0 + 1e-12)
     h = np.zeros((batch, cell.n_hidden))
     for t in range(n_steps):
         step = cell.step(rng.normal(size=(batch, N_IN)), h)
@@ -476,12 +479,27 @@ def test_kf_scale_folding_does_not_change_the_estimate(balance):
         h = step.h
         delta = rng.normal(size=(batch, cell.n_hidden))
         np.testing.assert_allclose(lazy.gradient(delta), eager.gradient(delta), rtol=1e-11, atol=1e-13)
+        if check is not None:
+            check(t, lazy, eager)
+    np.testing.assert_allclose(lazy.influence(), eager.influence(), rtol=1e-11, atol=1e-13)
+    return cell, lazy, step
+
+
+@pytest.mark.parametrize("balance", [True, False])
+def test_kf_scale_folding_does_not_change_the_estimate(balance):
+    """A_i is kept as λ_i Â_i; folding λ into Â (forced here at every step) gives the same estimates."""
+
+    def check(t, lazy, eager):
         np.testing.assert_allclose(lazy.last_variance, eager.last_variance, rtol=1e-11, atol=1e-15)
         np.testing.assert_allclose(lazy.last_p1, eager.last_p1, rtol=1e-12)
         if t == 20:  # reading A folds λ
             np.testing.assert_allclose(lazy.A, eager.A, rtol=1e-11, atol=1e-13)
+
+    def make(cell, batch, rng):
+        return KFAverage(cell, 3, batch, rng, balance=balance)
+
+    _, lazy, _ = run_lazy_and_eager(make, "_LAMBDA2_LIMIT", lambda cell: (3, 2), seed=2, check=check)
     G = lazy.influence()
-    np.testing.assert_allclose(G, eager.influence(), rtol=1e-11, atol=1e-13)
     np.testing.assert_allclose(G, np.einsum("brp,braq->bapq", lazy.u, lazy.A), rtol=1e-12, atol=1e-14)
     lazy.A[0] = 0.0  # in-place edits of A count
     assert not np.any(lazy.influence()[0])
@@ -503,23 +521,9 @@ def test_kf_many_steps_with_H_zero_stay_finite(name):
 
 def test_uoro_scale_folding_does_not_change_the_estimate():
     """θ̃ is kept as γ Θ; folding γ into Θ (forced here at every check) gives the same estimates."""
-    cell = make_cell("gated", 6)
-    batch, n_steps = 2, 40
-    rng = np.random.default_rng(1)
-    signs = [rng.choice([-1.0, 1.0], size=(batch, cell.n_hidden)) for _ in range(n_steps)]
-    lazy = UORO(cell, batch, ReplaySigns(signs))
-    eager = UORO(cell, batch, ReplaySigns(signs))
-    eager._GAMMA_LIMIT = 1.0 + 1e-12
-    h = np.zeros((batch, cell.n_hidden))
-    for _ in range(n_steps):
-        step = cell.step(rng.normal(size=(batch, N_IN)), h)
-        lazy.update(step)
-        eager.update(step)
-        h = step.h
-        delta = rng.normal(size=(batch, cell.n_hidden))
-        np.testing.assert_allclose(lazy.gradient(delta), eager.gradient(delta), rtol=1e-11, atol=1e-13)
+    cell, lazy, step = run_lazy_and_eager(UORO, "_GAMMA_LIMIT", lambda cell: (cell.n_hidden,), seed=1)
+    batch = lazy.batch
     G = lazy.influence()
-    np.testing.assert_allclose(G, eager.influence(), rtol=1e-11, atol=1e-13)
     np.testing.assert_allclose(G, lazy.s[:, :, None, None] * lazy.theta[:, None], rtol=1e-14)
     lazy.theta[0] = 0.0  # in-place edits of theta count
     assert not np.any(lazy.influence()[0])
