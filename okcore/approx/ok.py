@@ -245,11 +245,11 @@ class OK(KroneckerSumEstimator):
         # round-off (signs of the bases, entries near zero). Flipping a pair acts like flipping its s_i, so each
         # drawn s_i is applied to the pair with Σ_p w_p ũ_pi³ > 0 (ũ_i = Q_v U_i): a realisation then depends on
         # the drawn signs, not on rounding.
-        Ut = Qv @ U  # the ũ_i as columns, (B, K, N)
-        cube = Ut * Ut
-        cube *= Ut
+        u_tilde = Qv @ U  # the ũ_i as columns, (B, K, N)
+        cube = u_tilde * u_tilde
+        cube *= u_tilde
         signs = np.asarray(self.signs.signs(sigma.shape), dtype=self.dtype)
-        signs = np.copysign(signs, self._cube_weights @ cube * signs)
+        signs = signs * np.copysign(1.0, self._cube_weights @ cube)
 
         # coefficients of u'_j on ũ_i (cu) and of A'_j on σ_i Ã_i = Mᵀ R_vᵀ U_i (ca)
         cu = mixing.R * signs[:, None, :]
@@ -269,7 +269,7 @@ class OK(KroneckerSumEstimator):
         self.last_used_qr = used_qr
 
         # new factors: u' = cu (Q_v U)ᵀ, A' = (ca Uᵀ R_v) M
-        self.u = cu @ Ut.transpose(0, 2, 1)
+        self.u = cu @ u_tilde.transpose(0, 2, 1)
         T = (ca @ U.transpose(0, 2, 1)) @ Rv  # (B, r, N) coefficients on the rows of M
         T_HA, HA2, A2 = T[:, :, :r], self._HA.reshape(B, r, -1), A.reshape(B, r, -1)
         if self._blocks is None:
