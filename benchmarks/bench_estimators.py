@@ -11,10 +11,11 @@ and not the machine's core count, and rows are comparable with each other.
 
 Each row is one (estimator, rank, n, batch). The estimator is fed a fixed cycle of genuine steps of a
 GatedCell (n_in = 4) with W fixed; after a warm-up the time of one update is measured ``--repeats`` times
-(each time averaged over enough calls to last ``--min-time`` seconds) and the median is reported. The column
-``H·G`` is the same measurement for ``np.matmul(H, G, out=...)`` on arrays of exact RTRL's shapes
-(H: (B, n, n), G: (B, n, K·k)): the dominant term of exact RTRL, O(B n² K k) per step. ``ratio`` is
-update / H·G.
+(each time averaged over enough calls to last ``--min-time`` seconds) and the median is reported. Each repeat
+also times the product the estimator is built around, on arrays of its shapes: ``np.matmul(H, G, out=...)``
+with H (B, n, n) and G (B, n, K·k) for exact RTRL, the r products ``np.matmul(H[:, None], A, out=...)`` with
+A (B, r, n, k) for KF, KF-avg and OK. ``ratio`` is the median over the repeats of update / that product;
+timing the two in turn keeps slow drifts of the machine's speed out of it.
 
 To add an estimator, add a factory ``(cell, batch, rank, rng) -> Estimator`` to ``ESTIMATORS``; if it uses
 ``rank``, add its name to ``RANKED`` too (every other estimator gets one row per size, rank shown as "-"); if
@@ -99,20 +100,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def time_per_call(fn: Callable[[], object], repeats: int, min_time: float) -> float:
-    """Median over ``repeats`` of the mean time of one call of ``fn``, in seconds, after a warm-up."""
-    fn()  # warm-up: first-touch page faults, BLAS initialisation, caches
-    start = time.perf_counter()
-    fn()
-    once = time.perf_counter() - start
-    number = max(1, int(np.ceil(min_time / max(once, 1e-9))))
-    samples = []
-    for _ in range(repeats):
+def time_interleaved(fns: list[Callable[[], object]], repeats: int, min_time: float) -> list[list[float]]:
+    """Per function, the mean time of one call in each of ``repeats`` rounds, in seconds, after a warm-up.
+
+    Each round times every function in turn (each over enough calls to last ``min_time``), so that a slow
+    drift of the machine's speed affects an update and its reference alike.
+    """
+    numbers = []
+    for fn in fns:
+        fn()  # warm-up: first-touch page faults, BLAS initialisation, caches
         start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter() - start) / number)
-    return statistics.median(samples)
+        fn()
+        once = time.perf_counter() - start
+        numbers.append(max(1, int(np.ceil(min_time / max(once, 1e-9)))))
+    samples: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, number, out in zip(fns, numbers, samples, strict=True):
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            out.append((time.perf_counter() - start) / number)
+    return samples
 
 
 def make_steps(cell: GatedCell, batch: int, rng: np.random.Generator) -> list[okcore.Step]:
@@ -127,34 +135,29 @@ def make_steps(cell: GatedCell, batch: int, rng: np.random.Generator) -> list[ok
     return steps
 
 
-def bench_matmul(steps: list[okcore.Step], batch: int, n: int, K: int, k: int, args: argparse.Namespace) -> float:
-    """Seconds per np.matmul(H, G, out=...) with H (B, n, n) and G (B, n, K·k)."""
-    rng = np.random.default_rng(args.seed + 1)
-    G = rng.normal(size=(batch, n, K * k))
+def matmul_call(steps: list[okcore.Step], batch: int, n: int, K: int, k: int, seed: int) -> Callable[[], object]:
+    """np.matmul(H, G, out=...) with H (B, n, n) and G (B, n, K·k): exact RTRL's product."""
+    G = np.random.default_rng(seed + 1).normal(size=(batch, n, K * k))
     out = np.empty_like(G)
     H = steps[0].H
-    seconds = time_per_call(lambda: np.matmul(H, G, out=out), args.repeats, args.min_time)
-    return seconds
+    return lambda: np.matmul(H, G, out=out)
 
 
-def bench_products(steps: list[okcore.Step], batch: int, rank: int, n: int, k: int, args: argparse.Namespace) -> float:
-    """Seconds per np.matmul(H, A, out=...) with H (B, 1, n, n) and A (B, r, n, k): the r products H·A_i."""
-    rng = np.random.default_rng(args.seed + 1)
-    A = rng.normal(size=(batch, rank, n, k))
+def products_call(steps: list[okcore.Step], batch: int, rank: int, n: int, k: int, seed: int) -> Callable[[], object]:
+    """np.matmul(H, A, out=...) with H (B, 1, n, n) and A (B, r, n, k): the r products H·A_i."""
+    A = np.random.default_rng(seed + 1).normal(size=(batch, rank, n, k))
     out = np.empty_like(A)
     H = steps[0].H[:, None]
-    return time_per_call(lambda: np.matmul(H, A, out=out), args.repeats, args.min_time)
+    return lambda: np.matmul(H, A, out=out)
 
 
-def bench_estimator(
-    name: str, cell: GatedCell, steps: list[okcore.Step], batch: int, rank: int, args: argparse.Namespace
-) -> tuple[float, bool]:
-    """(seconds per update, whether the estimate stayed finite)."""
-    est = ESTIMATORS[name](cell, batch, rank, np.random.default_rng(args.seed + 2))
+def update_call(
+    name: str, cell: GatedCell, steps: list[okcore.Step], batch: int, rank: int, seed: int
+) -> tuple[Callable[[], object], Estimator]:
+    """One ``update`` of a fresh estimator on the next of the cycled steps, and that estimator."""
+    est = ESTIMATORS[name](cell, batch, rank, np.random.default_rng(seed + 2))
     cycle = itertools.cycle(steps)
-    seconds = time_per_call(lambda: est.update(next(cycle)), args.repeats, args.min_time)
-    finite = bool(np.all(np.isfinite(est.gradient(np.ones((batch, cell.n_hidden))))))
-    return seconds, finite
+    return lambda: est.update(next(cycle)), est
 
 
 def format_table(header: list[str], rows: list[list[str]]) -> str:
@@ -202,16 +205,21 @@ def main(argv: list[str] | None = None) -> int:
             if not names:
                 continue
             steps = make_steps(cell, batch, np.random.default_rng(args.seed + 3))
-            matmul_s = bench_matmul(steps, batch, n, K, k, args) if dense_fits else None
             for name in names:
                 for rank in args.ranks if name in RANKED else [None]:
-                    seconds, finite = bench_estimator(name, cell, steps, batch, rank or 1, args)
+                    update, est = update_call(name, cell, steps, batch, rank or 1, args.seed)
                     if name in FACTORED:
-                        ref_name, ref_s = f"{rank or 1}×H·A", bench_products(steps, batch, rank or 1, n, k, args)
+                        ref_name, ref = f"{rank or 1}×H·A", products_call(steps, batch, rank or 1, n, k, args.seed)
                     elif name in DENSE:
-                        ref_name, ref_s = "H·G", matmul_s
+                        ref_name, ref = "H·G", matmul_call(steps, batch, n, K, k, args.seed)
                     else:  # UORO is built around O(n²) vector products: no product to compare with
-                        ref_name, ref_s = "-", None
+                        ref_name, ref = "-", None
+                    samples = time_interleaved([update] if ref is None else [update, ref], args.repeats, args.min_time)
+                    seconds = statistics.median(samples[0])
+                    ref_s = None if ref is None else statistics.median(samples[1])
+                    ratio = None if ref is None else statistics.median(a / b for a, b in zip(*samples, strict=True))
+                    del ref
+                    finite = bool(np.all(np.isfinite(est.gradient(np.ones((batch, n))))))
                     if not finite:
                         notes.append(f"{name} n={n} B={batch}: the estimate overflowed; its time may be unreliable")
                     rows.append(
@@ -224,14 +232,15 @@ def main(argv: list[str] | None = None) -> int:
                             f"{seconds * 1e6 / batch:.1f}",
                             ref_name if ref_s is not None else "-",
                             "-" if ref_s is None else f"{ref_s * 1e6:.1f}",
-                            "-" if ref_s is None else f"{seconds / ref_s:.2f}",
+                            "-" if ratio is None else f"{ratio:.2f}",
                         ]
                     )
                     print(f"  timed {name} n={n} B={batch}", file=sys.stderr, flush=True)
     print(format_table(header, rows))
     print()
     print("per seq: update time / B. reference: the product each estimator is built around (H·G for exact RTRL,")
-    print("the r products H·A_i for KF, KF-avg and OK); ratio = update / reference.")
+    print("the r products H·A_i for KF, KF-avg and OK), timed in turn with the update in every repeat; ratio: the")
+    print("median over the repeats of update / reference.")
     for note in notes:
         print("note:", note)
     print(f"total time {time.perf_counter() - started:.1f} s")
