@@ -131,6 +131,10 @@ class KroneckerSumEstimator(Estimator):
         super().__init__(cell, batch)
         self.rank = _check_rank(rank)
         self.signs = as_sign_source(rng)
+        self._allocate_factors()
+
+    def _allocate_factors(self) -> None:
+        """Set the zero start: u (B, r, K) and A (B, r, n, k). A subclass with its own work buffers overrides it."""
         self.u = np.zeros((self.batch, self.rank, self.K), dtype=self.dtype)
         self.A = np.zeros((self.batch, self.rank, self.n, self.k), dtype=self.dtype)
 

@@ -160,21 +160,10 @@ class _KroneckerFactored(KroneckerSumEstimator):
     ) -> None:
         super().__init__(cell, rank, batch, rng)
         self.balance = _check_bool("balance", balance)
-        B, r, n, k, K = self.batch, self.rank, self.n, self.k, self.K
+        B, r, n, k = self.batch, self.rank, self.n, self.k
         self._blocks = k // n
         # Sign multipliers (c1, c2/√r): the 1/√r of KF-avg goes on the new pair, in both factors.
         self._chain_scale = np.array([1.0, 1.0 / np.sqrt(r)]) if r > 1 else None
-        self._stacks = [np.zeros((B, r, 2, K), dtype=self.dtype) for _ in range(2)]
-        self._u_views = [S[:, :, 0] for S in self._stacks]
-        self._u_outs = [S[:, :, 0:1] for S in self._stacks]  # (B, r, 1, K), where the new u is written
-        self._cur = 0
-        self.u = self._u_views[0]
-        self._bufs = [np.zeros((B, r, n, k), dtype=self.dtype) for _ in range(2)]  # Â, and the next one
-        self._rows = [X.reshape(B, r, 1, n * k) for X in self._bufs]  # for the norms ‖H Â_i‖²
-        self._diags = [_diagonal_view(X, n) for X in self._bufs]
-        self._lams = [np.ones((B, r), dtype=self.dtype) for _ in range(2)]  # λ, alternating like Â
-        self._lam2 = np.ones((B, r), dtype=self.dtype)  # λ² of the current factors
-        self._scaled = False  # True when some λ may differ from 1
         self._HA_diag = np.zeros((B, r, k // n, n), dtype=self.dtype)  # the entries of H Â where D lives
         self._sq = np.zeros((B, r, 2), dtype=self.dtype)  # [‖H A_i‖², ‖D‖²] of the latest update
         self._sq_HA_out = self._sq[:, :, 0:1, None]  # (B, r, 1, 1)
@@ -187,6 +176,19 @@ class _KroneckerFactored(KroneckerSumEstimator):
     def __repr__(self) -> str:
         return super().__repr__()[:-1] + f", balance={self.balance})"
 
+    def _allocate_factors(self) -> None:
+        B, r, n, k, K = self.batch, self.rank, self.n, self.k, self.K
+        self._stacks = [np.zeros((B, r, 2, K), dtype=self.dtype) for _ in range(2)]
+        self._u_views = [S[:, :, 0] for S in self._stacks]
+        self._u_outs = [S[:, :, 0:1] for S in self._stacks]  # (B, r, 1, K), where the new u is written
+        self._cur = 0
+        self.u = self._u_views[0]
+        self._bufs = [np.zeros((B, r, n, k), dtype=self.dtype) for _ in range(2)]  # Â, and the next one
+        self._rows = [X.reshape(B, r, 1, n * k) for X in self._bufs]  # for the norms ‖H Â_i‖²
+        self._diags = [_diagonal_view(X, n) for X in self._bufs]
+        self._lams = [np.ones((B, r), dtype=self.dtype) for _ in range(2)]  # λ, alternating like Â
+        self._scaled = False  # True when some λ may differ from 1
+
     @property
     def A(self) -> np.ndarray:
         """The matrix factors, (B, r, n, k) (a live array: in-place edits count until the next update)."""
@@ -195,8 +197,6 @@ class _KroneckerFactored(KroneckerSumEstimator):
 
     @A.setter
     def A(self, value: object) -> None:
-        if "_bufs" not in self.__dict__:  # the zero start set by the base class: the buffers start at zero
-            return
         work = self._bufs[self._cur]
         value = np.asarray(value)
         if value.shape != work.shape:
@@ -206,7 +206,6 @@ class _KroneckerFactored(KroneckerSumEstimator):
 
     def _unscale(self) -> None:
         self._lams[self._cur][...] = 1.0
-        self._lam2[...] = 1.0
         self._scaled = False
 
     def _fold_lambda(self) -> None:
@@ -221,7 +220,6 @@ class _KroneckerFactored(KroneckerSumEstimator):
         self.u[rows] = 0.0
         self._bufs[self._cur][rows] = 0.0
         self._lams[self._cur][rows] = 1.0
-        self._lam2[rows] = 1.0
 
     def _bind_u(self) -> None:
         """Take in an array a user assigned to ``u`` (checked, copied into the work stack)."""
@@ -254,7 +252,7 @@ class _KroneckerFactored(KroneckerSumEstimator):
         np.matmul(rows, rows.swapaxes(2, 3), out=self._sq_HA_out)
         scaled = self._scaled
         if scaled:
-            sq[:, :, 0] *= self._lam2  # ‖H A_i‖² = λ_i² ‖H Â_i‖²
+            sq[:, :, 0] *= lam * lam  # ‖H A_i‖² = λ_i² ‖H Â_i‖²
         sq[:, :, 1] = np.einsum("bq,bq->b", d, d)[:, None]
         if self.balance:
             # [p1, p2] = ([‖HA‖², ‖D‖²] / [‖u‖², ‖x̂‖²])^(1/4), with the floor _TINY against zero norms.
@@ -273,7 +271,7 @@ class _KroneckerFactored(KroneckerSumEstimator):
         lam_new = np.multiply(lam, coef_A[:, :, 0], out=self._lams[nxt])
         d3 = d.reshape(B, 1, self._blocks, self.n)
         diag += (coef_A[:, :, 1] / lam_new)[:, :, None, None] * d3
-        lam2 = np.multiply(lam_new, lam_new, out=self._lam2)
+        lam2 = lam_new * lam_new
         self._cur, self._scaled = nxt, True
         self.u = self._u_views[nxt]
         if lam2.max() > self._LAMBDA2_LIMIT or lam2.min() < 1.0 / self._LAMBDA2_LIMIT:
