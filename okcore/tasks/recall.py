@@ -1,4 +1,4 @@
-"""Small synthetic sequence tasks, generated from an explicit ``numpy.random.Generator``.
+"""Delayed recall: a task whose only dependency has a known length, generated from a ``numpy.random.Generator``.
 
 Conventions shared by every task here (the same as :mod:`okcore.bptt`):
 - inputs ``xs`` are one-hot float64 arrays, (T, n_in) for one sequence or (T, B, n_in) for a batch;
