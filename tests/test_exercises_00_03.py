@@ -212,3 +212,40 @@ def test_02_rtrl_step_single_sequence_versions_pass(capsys):
 def test_02_bytes_wrong_values(wrong, message, capsys):
     ok, out = verdict("02.2", wrong, capsys)
     assert ok is False and message in out
+
+
+# --- 03 -------------------------------------------------------------------------------------------------------
+
+
+def test_03_immediate_influence_wrong_answers(capsys):
+    from okcore.exercises.nb03 import exercise_step
+
+    step = exercise_step()
+    F = np.einsum("p,aq->apq", step.xhat, step.D)
+    ok, out = verdict("03.1", F.transpose(1, 0, 2), capsys)
+    assert not ok and "unit of h first" in out
+    ok, out = verdict("03.1", np.einsum("p,aq->apq", step.x, step.D), capsys)
+    assert not ok and "x̂" in out
+    ok, out = verdict("03.1", np.einsum("p,aq->apq", step.xhat, step.H), capsys)
+    assert not ok and "H_t" in out
+    ok, out = verdict("03.1", 2 * F, capsys)
+    assert not ok and "x̂[p] · D[a, q]" in out
+
+
+def test_03_rearrangement_wrong_answers(capsys):
+    ok, out = verdict("03.2", lambda G: G.transpose(1, 2, 0).reshape(G.shape[1], -1), capsys)
+    assert not ok and "column by column" in out
+    ok, out = verdict("03.2", lambda G: G.reshape(G.shape[1], -1), capsys)
+    assert not ok and "axis order" in out
+    ok, out = verdict("03.2", lambda G: G.reshape(-1), capsys)
+    assert not ok and "shape" in out
+
+
+def test_03_spectrum_rank_wrong_answers(capsys):
+    want = solution("03.3")
+    ok, out = verdict("03.3", want + 1, capsys)
+    assert not ok and "Fewer terms suffice" in out
+    ok, out = verdict("03.3", want - 1, capsys)
+    assert not ok and "Not enough" in out
+    ok, out = verdict("03.3", float(want), capsys)
+    assert not ok and "integer" in out
