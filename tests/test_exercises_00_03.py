@@ -9,7 +9,7 @@ import pytest
 from okcore.demos.truncation import delayed_recall_problem
 from okcore.exercises import check, registered, show_solution, solution
 
-KEYS = ["00.1", "00.2", "01.1", "01.2", "01.3", "02.1", "02.2", "03.1", "03.2", "03.3"]
+KEYS = ["00.1", "00.2", "01.1", "01.2", "01.3", "02.1", "02.2", "03.1", "03.2", "03.3", "03.4"]
 
 
 def verdict(key, answer, capsys):
@@ -242,10 +242,41 @@ def test_03_rearrangement_wrong_answers(capsys):
 
 
 def test_03_spectrum_rank_wrong_answers(capsys):
-    want = solution("03.3")
-    ok, out = verdict("03.3", want + 1, capsys)
+    want = solution("03.4")
+    ok, out = verdict("03.4", want + 1, capsys)
     assert not ok and "Fewer terms suffice" in out
-    ok, out = verdict("03.3", want - 1, capsys)
+    ok, out = verdict("03.4", want - 1, capsys)
     assert not ok and "Not enough" in out
-    ok, out = verdict("03.3", float(want), capsys)
+    ok, out = verdict("03.4", float(want), capsys)
     assert not ok and "integer" in out
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        ((1, 1), "one such term per step"),
+        ((5, 1), "what bounds its rank"),
+        ((2, 4), "one row per hidden unit"),
+        ((1, 2), "wrong order"),
+    ],
+)
+def test_03_tiny_ranks_wrong_answers(wrong, message, capsys):
+    ok, out = verdict("03.3", wrong, capsys)
+    assert ok is False and message in out
+
+
+def test_03_tiny_ranks_match_a_run():
+    from okcore import ExactRTRL, GatedCell
+    from okcore.demos.kronecker import rearrange
+    from okcore.exercises import nb03
+
+    rng = np.random.default_rng(0)
+    cell = GatedCell(nb03.TINY_N_IN, 1, rng)
+    est, h, ranks = ExactRTRL(cell), np.zeros(1), set()
+    for _ in range(6):
+        step = cell.step(rng.standard_normal(nb03.TINY_N_IN), h)
+        est.update(step)
+        h = step.h
+        G = est.influence()[0]
+        ranks.add((np.linalg.matrix_rank(rearrange(G)), np.linalg.matrix_rank(G.reshape(1, -1))))
+    assert max(ranks) == solution("03.3")
