@@ -5,6 +5,7 @@
 #   make run      execute every notebook headlessly (copies go to a temporary folder) and time each one
 #   make execute  re-execute the notebooks in order and save their outputs in place
 #   make bench    run the estimator benchmarks
+#   make data     regenerate the cached runs in data/ (long: see data/README.md; FORCE=1 redoes existing files)
 #   make book     build the workbook as a static website that reads offline, in build/book
 #   make clean    remove caches and build files (make distclean also removes .venv)
 #
@@ -26,10 +27,10 @@ NB_TIMEOUT ?= 600
 NBVAL_FLAGS := --nbval --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env
 PYTEST_FLAGS := -p no:cacheprovider
 
-.PHONY: help lab run execute test bench book clean distclean venv chromium npm
+.PHONY: help lab run execute test bench data data-copy book clean distclean venv chromium npm
 
 help:
-	@sed -n '3,9p' Makefile | sed 's/^#//'
+	@sed -n '3,10p' Makefile | sed 's/^#//'
 
 # --- the virtual environment --------------------------------------------------------------------------
 
@@ -108,6 +109,12 @@ execute: $(VENV)/.stamp-base
 
 bench: $(VENV)/.stamp-base
 	$(VPY) benchmarks/bench_estimators.py
+
+# Cached runs: one process per core, BLAS on one thread each. Files that exist are kept unless FORCE=1.
+data: data-copy
+
+data-copy: $(VENV)/.stamp-base
+	OPENBLAS_NUM_THREADS=1 $(VPY) -m okcore.experiments copy --jobs 2 $(if $(FORCE),--force)
 
 # --- the book and the student edition ------------------------------------------------------------------
 
