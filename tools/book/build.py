@@ -43,7 +43,8 @@ ASSETS = [
 # Parts of the html-manager's dist folder the pages do not use: source maps and the non-AMD bundles.
 SKIP_IN_DIST = ("*.map", "embed.js", "embed.js.LICENSE.txt", "libembed-amd.js")
 
-NOTEBOOK_LINK = re.compile(r'href="(\d\d_[A-Za-z0-9_]+)\.ipynb(#[^"]*)?"')
+# A link to a notebook in a markdown cell, as nbconvert writes it: <a href="NN_name.ipynb#anchor">text</a>.
+NOTEBOOK_LINK = re.compile(r'<a href="(\d\d_[A-Za-z0-9_]+)\.ipynb(#[^"]*)?"([^>]*)>(.*?)</a>', re.S)
 H2 = re.compile(r'<h2 id="([^"]+)">(.*?)<a class="anchor-link"', re.S)
 
 
@@ -200,8 +201,11 @@ def render(
     body, _ = exporter.from_notebook_node(nb, resources=resources)
 
     def relink(match: re.Match) -> str:
-        stem, anchor = match.group(1), match.group(2) or ""
-        return f'href="{stem}.html{anchor}"' if stem in hrefs else match.group(0)
+        """Links to notebooks point at their pages; a notebook not in the book is named without a link."""
+        stem, anchor, rest, text = match.group(1), match.group(2) or "", match.group(3), match.group(4)
+        if stem in hrefs:
+            return f'<a href="{stem}.html{anchor}"{rest}>{text}</a>'
+        return f'<span class="okcore-not-in-book" title="{stem}.ipynb is not in this edition">{text}</span>'
 
     body = NOTEBOOK_LINK.sub(relink, body)
     sections = [
