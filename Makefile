@@ -7,6 +7,7 @@
 #   make bench    run the estimator benchmarks
 #   make data     regenerate the cached runs in data/ (long: see data/README.md; FORCE=1 redoes existing files)
 #   make book     build the workbook as a static website that reads offline, in build/book
+#   make student  write the student edition (reference solutions removed) of the notebooks, in student/
 #   make clean    remove caches and build files (make distclean also removes .venv)
 #
 # Everything is installed into .venv; nothing is installed or registered outside this folder.
@@ -27,10 +28,10 @@ NB_TIMEOUT ?= 600
 NBVAL_FLAGS := --nbval --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env
 PYTEST_FLAGS := -p no:cacheprovider
 
-.PHONY: help lab run execute test bench data data-copy book clean distclean venv chromium npm
+.PHONY: help lab run execute test bench data data-copy book student clean distclean venv chromium npm
 
 help:
-	@sed -n '3,10p' Makefile | sed 's/^#//'
+	@sed -n '3,11p' Makefile | sed 's/^#//'
 
 # --- the virtual environment --------------------------------------------------------------------------
 
@@ -136,6 +137,11 @@ $(BOOK_JS)/node_modules/.stamp: $(BOOK_JS)/package.json $(BOOK_JS)/package-lock.
 # Renders the stored outputs of every notebook; executes nothing.
 book: $(VENV)/.stamp-base $(BOOK_JS)/node_modules/.stamp
 	$(VENV_PATH) $(VPY) tools/book/build.py --out $(BOOK_DIR)
+
+# A copy of the notebooks without the cells tagged `solution` and with the outputs of cells tagged `exercise`
+# cleared, beside notebooks/ so that the notebooks' relative paths still hold.
+student: $(VENV)/.stamp-base
+	$(VENV_PATH) $(VPY) tools/student.py --out $(STUDENT_DIR) $(NOTEBOOKS)
 
 # --- checks -------------------------------------------------------------------------------------------
 

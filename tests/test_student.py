@@ -1,0 +1,145 @@
+"""The student edition (tools/student.py): reference solutions removed, exercise outputs cleared, all else the same,
+and every notebook of it runs top to bottom with the exercises unanswered."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+CELL_TIMEOUT = 600
+
+
+def load_tool():
+    """tools/student.py as a module (tools/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("okcore_student", ROOT / "tools" / "student.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+student = load_tool()
+
+
+def has_tag(cell, tag: str) -> bool:
+    return tag in cell.get("metadata", {}).get("tags", [])
+
+
+def small_notebook() -> nbformat.NotebookNode:
+    """Prose, an exercise with a stored answer, its solution, a plain cell, and a solution in markdown."""
+    v4 = nbformat.v4
+    cells = [
+        v4.new_markdown_cell("**Exercise.** Give 2."),
+        v4.new_code_cell(
+            "answer = None\ncheck(answer)",
+            execution_count=1,
+            outputs=[v4.new_output("stream", name="stdout", text="not yet: give a number\n")],
+            metadata={"tags": ["exercise"]},
+        ),
+        v4.new_code_cell(
+            "answer = 2\ncheck(answer)",
+            execution_count=2,
+            outputs=[v4.new_output("stream", name="stdout", text="correct\n")],
+            metadata={"tags": ["solution"], "jupyter": {"source_hidden": True}},
+        ),
+        v4.new_code_cell(
+            "1 + 1",
+            execution_count=3,
+            outputs=[v4.new_output("execute_result", data={"text/plain": "2"}, execution_count=3)],
+            metadata={"tags": ["nbval-ignore-output"]},
+        ),
+        v4.new_markdown_cell("The answer is 2.", metadata={"tags": ["solution"]}),
+    ]
+    nb = v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}})
+    return nb
+
+
+def test_solutions_removed_exercises_cleared_rest_unchanged():
+    nb = small_notebook()
+    original = nbformat.writes(nb)
+    out, edition = student.student_edition(nb)
+    assert nbformat.writes(nb) == original, "the input notebook was changed"
+    assert edition == student.Edition(solutions_removed=2, exercises_cleared=1)
+    assert [cell.id for cell in out.cells] == [nb.cells[i].id for i in (0, 1, 3)]
+    exercise = out.cells[1]
+    assert exercise.outputs == [] and exercise.execution_count is None
+    assert exercise.source == nb.cells[1].source and exercise.metadata == nb.cells[1].metadata
+    assert out.cells[0] == nb.cells[0] and out.cells[2] == nb.cells[3]
+    assert out.metadata == nb.metadata
+    nbformat.validate(out)
+
+
+def test_bad_input_is_refused(tmp_path):
+    with pytest.raises(TypeError, match="nb: expected a notebook"):
+        student.student_edition(["not", "a", "notebook"])
+    path = tmp_path / "a.ipynb"
+    nbformat.write(small_notebook(), path)
+    with pytest.raises(ValueError, match="out: must differ"):
+        student.write_student_edition([path], tmp_path)
+    with pytest.raises(ValueError, match="expected .ipynb"):
+        student.write_student_edition([tmp_path / "a.txt"], tmp_path / "student")
+
+
+@pytest.fixture(scope="module")
+def edition(tmp_path_factory) -> Path:
+    """The student edition of the workbook, written by the command-line tool as `make student` does."""
+    out = tmp_path_factory.mktemp("student")
+    assert student.main(["--out", str(out), *map(str, NOTEBOOKS)]) == 0
+    return out
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
+def test_workbook_edition_has_no_solutions_and_is_otherwise_the_same(edition, notebook):
+    original = nbformat.read(notebook, as_version=4)
+    copy = nbformat.read(edition / notebook.name, as_version=4)
+    kept = [cell for cell in original.cells if not has_tag(cell, "solution")]
+    assert [cell.id for cell in copy.cells] == [cell.id for cell in kept]
+    for ours, theirs in zip(copy.cells, kept, strict=True):
+        assert not has_tag(ours, "solution")
+        if has_tag(ours, "exercise") and ours.cell_type == "code":
+            assert ours.outputs == [] and ours.execution_count is None, f"exercise cell {ours.id} kept its outputs"
+            assert ours.source == theirs.source and ours.metadata == theirs.metadata
+        else:
+            assert ours == theirs, f"cell {ours.id} changed"
+    assert copy.metadata == original.metadata
+
+
+VERDICT_NOT_YET = re.compile(r"not (answered )?yet", re.I)
+VERDICT_CORRECT = re.compile(r":\s*correct\b", re.I)
+
+
+def printed(cell) -> str:
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream":
+            parts.append(output.text)
+        elif output.output_type in ("execute_result", "display_data"):
+            parts.append(output.get("data", {}).get("text/plain", ""))
+    return "".join(parts)
+
+
+@pytest.mark.timeout(CELL_TIMEOUT * 2)
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
+def test_workbook_edition_runs_top_to_bottom(edition, notebook):
+    """Run from the notebooks/ folder (its working directory in Lab); nbclient fails on the first error."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(edition / notebook.name, as_version=4)
+    client = NotebookClient(
+        nb, timeout=CELL_TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK_DIR)}}
+    )
+    client.execute()
+    exercises = [cell for cell in nb.cells if cell.cell_type == "code" and has_tag(cell, "exercise")]
+    verdicts = [printed(cell) for cell in exercises]
+    for cell, text in zip(exercises, verdicts, strict=True):
+        assert not VERDICT_CORRECT.search(text), f"unanswered exercise cell {cell.id} says: {text!r}"
+    if exercises:
+        assert any(VERDICT_NOT_YET.search(text) for text in verdicts), f"no exercise said 'not yet': {verdicts}"
