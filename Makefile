@@ -27,7 +27,7 @@ NB_TIMEOUT ?= 600
 NBVAL_FLAGS := --nbval --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env
 PYTEST_FLAGS := -p no:cacheprovider
 
-.PHONY: help lab run execute test bench data data-copy book clean distclean venv chromium npm
+.PHONY: help lab run execute test bench data data-copy data-text book clean distclean venv chromium npm
 
 help:
 	@sed -n '3,10p' Makefile | sed 's/^#//'
@@ -111,10 +111,13 @@ bench: $(VENV)/.stamp-base
 	$(VPY) benchmarks/bench_estimators.py
 
 # Cached runs: one process per core, BLAS on one thread each. Files that exist are kept unless FORCE=1.
-data: data-copy
+data: data-copy data-text
 
 data-copy: $(VENV)/.stamp-base
 	OPENBLAS_NUM_THREADS=1 $(VPY) -m okcore.experiments copy --jobs 2 $(if $(FORCE),--force)
+
+data-text: $(VENV)/.stamp-base
+	OPENBLAS_NUM_THREADS=1 $(VPY) -m okcore.experiments text --jobs 1 $(if $(FORCE),--force)
 
 # --- the book and the student edition ------------------------------------------------------------------
 
