@@ -7,6 +7,7 @@
 #   make run        execute every notebook headlessly in a temporary folder, time each one and the total
 #   make execute    re-execute the notebooks in order and save their outputs in place
 #   make bench      run the estimator benchmarks
+#   make data       regenerate the cached runs in data/ (long: see data/README.md; FORCE=1 redoes existing files)
 #   make clean      remove caches and build files (make distclean also removes .venv)
 #
 # Everything is installed into .venv; nothing is installed or registered outside this folder (except Chromium,
@@ -28,10 +29,10 @@ NB_TIMEOUT ?= 600
 NBVAL_FLAGS := --nbval --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env
 PYTEST_FLAGS := -p no:cacheprovider
 
-.PHONY: help lab run execute test bench clean distclean venv chromium
+.PHONY: help lab run execute test bench data data-copy clean distclean venv chromium
 
 help:
-	@sed -n '3,13p' Makefile | sed 's/^#//'
+	@sed -n '3,14p' Makefile | sed 's/^#//'
 
 # --- the virtual environment --------------------------------------------------------------------------
 
@@ -145,6 +146,12 @@ execute: $(VENV)/.stamp-base
 
 bench: $(VENV)/.stamp-base
 	$(VPY) benchmarks/bench_estimators.py
+
+# Cached runs: one process per core, BLAS on one thread each. Files that exist are kept unless FORCE=1.
+data: data-copy
+
+data-copy: $(VENV)/.stamp-base
+	OPENBLAS_NUM_THREADS=1 $(VPY) -m okcore.experiments copy --jobs 2 $(if $(FORCE),--force)
 
 # --- checks -------------------------------------------------------------------------------------------
 

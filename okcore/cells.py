@@ -135,12 +135,16 @@ class _Cell:
         """Advance the state by one step. ``x``: (n_in,) or (B, n_in); ``h``: (n,) or (B, n)."""
         unbatched = np.ndim(x) == 1
         x2, h2 = self._inputs(x, h)
-        xhat = self.xhat(x2, h2)
-        z = xhat @ self._W
-        h_new, d, H = self._forward(z, h2)
+        step = self._step(x2, h2)
         if unbatched:
-            return Step(x2[0], h2[0], xhat[0], h_new[0], H[0], d[0])
-        return Step(x2, h2, xhat, h_new, H, d)
+            return Step(*(a[0] for a in (step.x, step.h_prev, step.xhat, step.h, step.H, step.d)))
+        return step
+
+    def _step(self, x: np.ndarray, h: np.ndarray) -> Step:
+        """``step`` on batched float64 inputs (B, n_in), (B, n) that the caller has checked already."""
+        xhat = self.xhat(x, h)
+        h_new, d, H = self._forward(xhat @ self._W, h)
+        return Step(x, h, xhat, h_new, H, d)
 
     def transition(self, z: np.ndarray, h_prev: np.ndarray) -> np.ndarray:
         """h_t as a function of the pre-activations z (B, k) and h_{t-1} (B, n); used to check D."""

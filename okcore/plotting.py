@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.ticker import NullLocator
+from matplotlib.ticker import MaxNLocator, NullLocator
 
 __all__ = [
     "plot_states",
@@ -39,7 +39,12 @@ def plot_states(hs: np.ndarray, ax: Axes | None = None, title: str | None = None
     if hs.ndim != 2:
         raise ValueError(f"hs: expected shape (T, n), got shape {hs.shape}")
     ax = _axes(ax)
-    image = ax.imshow(hs.T, aspect="auto", cmap="RdBu_r", vmin=-1.0, vmax=1.0, interpolation="nearest")
+    T, n = hs.shape
+    # pixel centres at t = 1..T and at units 0..n-1 (top to bottom)
+    extent = (0.5, T + 0.5, n - 0.5, -0.5)
+    image = ax.imshow(hs.T, aspect="auto", cmap="RdBu_r", vmin=-1.0, vmax=1.0, interpolation="nearest", extent=extent)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("time step t")
     ax.set_ylabel("hidden unit")
     if title:
@@ -72,6 +77,7 @@ def plot_truncation_bias(
     if delay is not None:
         ax.axvspan(0.5, delay + 0.5, color="tab:red", alpha=0.12, label=rf"$\tau \leq$ delay = {delay}")
     ax.set_xlabel(r"truncation $\tau$ (steps each $L_t$ is backpropagated)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("relative error of the gradient")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend()
@@ -91,6 +97,7 @@ def plot_gradient_by_lag(
     if delay is not None:
         ax.axvline(delay, color="tab:red", ls="--", lw=1, label=f"lag = delay = {delay}")
     ax.set_xlabel(r"lag $\ell$ (transitions the gradient flows back through)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(r"$\|g_\ell\|$")
     ax.grid(True, alpha=0.3)
     if label is not None or delay is not None:

@@ -31,3 +31,22 @@ def test_benchmark_script_prints_its_table():
             assert reference == ("H·G" if name == "exact" else f"{rank if rank != '-' else 1}×H·A")
             assert float(ref) > 0 and float(ratio) > 0
     assert "note:" not in run.stdout
+
+
+def test_training_benchmark_prints_a_row_per_method():
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_training.py"), "--quick", "--repeats", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    rows = [line.split("|")[1:-1] for line in run.stdout.splitlines() if line.startswith("| ")][1:]
+    cells = [[c.strip() for c in row] for row in rows]
+    assert [c[0] for c in cells[:3]] == ["exact", "ok r=1", "ok r=2"] and len(cells) == 11
+    for label, _n, _batch, steps_s, ms, update, outside in cells:
+        assert float(steps_s) > 0 and float(ms) > 0
+        if label.startswith("tbptt"):
+            assert update == outside == "-"
+        else:
+            assert 0 < float(update) < float(ms) and 0 < float(outside.rstrip(" %")) < 100

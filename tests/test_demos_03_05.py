@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -17,7 +15,6 @@ from okcore.approx import KFRTRL, UORO, kf_step_variance  # noqa: E402
 from okcore.demos import kf as kfd  # noqa: E402
 from okcore.demos import kronecker as kr  # noqa: E402
 from okcore.demos import uoro as ud  # noqa: E402
-from okcore.exercises import check, solution  # noqa: E402
 from okcore.noise import measure_noise  # noqa: E402
 
 
@@ -285,120 +282,3 @@ def test_kf_plot_draws(kf_setup):
     ax = kfd.plot_step_variance(u, A, step)
     assert len(ax.lines) == 2
     plt.close("all")
-
-
-# --- exercises -------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("key", ["03.1", "03.2", "03.3", "04.1", "04.2", "04.3", "05.1", "05.2"])
-def test_reference_solutions_pass(key, capsys):
-    assert check(key, solution(key)) is True
-    assert "correct" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("key", ["03.1", "03.2", "03.3", "04.1", "04.2", "04.3", "05.1", "05.2"])
-def test_unanswered_and_malformed(key):
-    assert check(key, None) is False
-    assert check(key, "nonsense") is False
-
-
-def _verdict(key, answer, capsys):
-    ok = check(key, answer)
-    return ok, capsys.readouterr().out
-
-
-def test_03_1_wrong_answers(capsys):
-    from okcore.exercises.nb03 import exercise_step
-
-    step = exercise_step()
-    F = np.einsum("p,aq->apq", step.xhat, step.D)
-    ok, out = _verdict("03.1", F.transpose(1, 0, 2), capsys)
-    assert not ok and "unit of h first" in out
-    ok, out = _verdict("03.1", np.einsum("p,aq->apq", step.x, step.D), capsys)
-    assert not ok and "x̂" in out
-    ok, out = _verdict("03.1", np.einsum("p,aq->apq", step.xhat, step.H), capsys)
-    assert not ok and "H_t" in out
-    ok, _ = _verdict("03.1", 2 * F, capsys)
-    assert not ok
-
-
-def test_03_2_wrong_answers(capsys):
-    ok, out = _verdict("03.2", lambda G: G.transpose(1, 2, 0).reshape(G.shape[1], -1), capsys)
-    assert not ok and "column by column" in out
-    ok, out = _verdict("03.2", lambda G: G.reshape(G.shape[1], -1), capsys)
-    assert not ok
-    ok, out = _verdict("03.2", lambda G: G.reshape(-1), capsys)
-    assert not ok and "shape" in out
-
-
-def test_03_3_wrong_answers(capsys):
-    want = solution("03.3")
-    ok, out = _verdict("03.3", want + 1, capsys)
-    assert not ok and "Fewer" in out
-    ok, out = _verdict("03.3", want - 1, capsys)
-    assert not ok and "Not enough" in out
-    ok, _ = _verdict("03.3", float(want), capsys)
-    assert not ok
-
-
-def test_04_1_wrong_answers(capsys):
-    signs = np.array(list(itertools.product([-1.0, 1.0], repeat=5)))
-    ok, out = _verdict("04.1", signs.T @ signs, capsys)
-    assert not ok and "divide" in out
-    rng = np.random.default_rng(0)
-    nu = 2.0 * rng.integers(0, 2, size=(200, 5)) - 1
-    ok, out = _verdict("04.1", nu.T @ nu / 200, capsys)
-    assert not ok and "all 2^5" in out
-    ok, out = _verdict("04.1", np.eye(4), capsys)
-    assert not ok and "shape" in out
-
-
-def test_04_2_wrong_answers(capsys):
-    ok, out = _verdict("04.2", lambda n: float(n), capsys)
-    assert not ok and "squared mean" in out
-    ok, _ = _verdict("04.2", lambda n: n - 2.0, capsys)
-    assert not ok
-    ok, _ = _verdict("04.2", 15, capsys)
-    assert not ok
-
-
-def test_04_3_wrong_answers(capsys):
-    ref = solution("04.3")
-    ok, out = _verdict("04.3", lambda a, b, c, n: 1 / ref(a, b, c, n), capsys)
-    assert not ok and "Upside down" in out
-    ok, out = _verdict("04.3", lambda a, b, c, n: ref(a, b, c, 1), capsys)
-    assert not ok and "factor n" in out
-    ok, out = _verdict("04.3", lambda a, b, c, n: ref(a, b, c, n) ** 2, capsys)
-    assert not ok and "square root" in out
-
-
-def test_05_1_wrong_answers(capsys):
-    ref = solution("05.1")
-    ok, out = _verdict("05.1", lambda a, b, c, d: 1 / ref(a, b, c, d), capsys)
-    assert not ok and "Upside down" in out
-    ok, out = _verdict("05.1", lambda a, b, c, d: ref(a, b, c, d) ** 2, capsys)
-    assert not ok and "square root" in out
-    ok, _ = _verdict("05.1", lambda a, b, c, d: 1.0, capsys)
-    assert not ok
-
-
-def test_05_2_wrong_answers(capsys):
-    def unbalanced(u, HA, xhat, D, c1, c2):
-        return c1 * u + c2 * xhat, c1 * HA + c2 * D
-
-    ok, out = _verdict("05.2", unbalanced, capsys)
-    assert not ok and "not balanced" in out
-
-    def biased(u, HA, xhat, D, c1, c2):
-        return c1 * u + c2 * xhat, HA + D
-
-    ok, out = _verdict("05.2", biased, capsys)
-    assert not ok and "Not unbiased" in out
-
-    def inverted(u, HA, xhat, D, c1, c2):
-        p1 = np.sqrt(np.linalg.norm(u) / np.linalg.norm(HA))
-        p2 = np.sqrt(np.linalg.norm(xhat) / np.linalg.norm(D))
-        return c1 * p1 * u + c2 * p2 * xhat, (c1 / p1) * HA + (c2 / p2) * D
-
-    ok, out = _verdict("05.2", inverted, capsys)
-    assert not ok and "not balanced" in out

@@ -504,3 +504,10 @@ def test_a_realisation_does_not_depend_on_rounding(monkeypatch, seed, rank):
             estimates.append(est.influence())
         runs.append(np.array(estimates))
     assert rel(runs[0], runs[1]) < 1e-12
+
+
+def test_rank_beyond_the_row_space_is_refused():
+    cell = GatedCell(2, 3, np.random.default_rng(0))  # K = 6
+    OK(cell, 5, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"rank: expected an integer from 1 to K - 1 = 5 .* got 6"):
+        OK(cell, 6, rng=np.random.default_rng(0))

@@ -1,4 +1,4 @@
-"""Tests of okcore.tasks, okcore.demos, okcore.plotting and the exercises of notebooks 00-02."""
+"""Tests of okcore.tasks, okcore.demos and okcore.plotting (notebooks 00-02; their exercises: test_exercises_00_03)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,6 @@ from okcore.demos.truncation import (  # noqa: E402
     gradient_by_lag,
     truncation_bias,
 )
-from okcore.exercises import check, registered, show_solution, solution  # noqa: E402
 from okcore.plotting import plot_gradient_by_lag, plot_scaling, plot_states, plot_truncation_bias  # noqa: E402
 from okcore.tasks import delayed_recall, delayed_recall_classes, one_hot  # noqa: E402
 
@@ -270,128 +269,3 @@ def test_plot_functions_make_their_own_figure(close_figures):
     assert len(plt.get_fignums()) == 4
     with pytest.raises(ValueError, match="hs"):
         plot_states(np.zeros(4))
-
-
-# ----------------------------------------------------------------------------------------------------------
-# exercises of notebooks 00-02
-
-KEYS = ["00.1", "00.2", "01.1", "01.2", "01.3", "02.1", "02.2"]
-
-
-@pytest.mark.parametrize("key", KEYS)
-def test_reference_solution_passes(key, capsys):
-    assert check(key, solution(key)) is True
-    assert "correct" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("key", KEYS)
-def test_unanswered_and_malformed_answers_fail_quietly(key, capsys):
-    assert check(key, None) is False
-    assert "not answered" in capsys.readouterr().out
-    for junk in ("abc", 3.25, [1, 2], object(), lambda *args: None):
-        assert check(key, junk) is False
-
-
-@pytest.mark.parametrize("key", KEYS)
-def test_show_solution_prints_code(key, capsys):
-    show_solution(key)
-    assert "def " in capsys.readouterr().out
-
-
-def test_keys_are_registered():
-    for key in KEYS:
-        solution(key)
-    assert set(KEYS) <= set(registered())
-
-
-@pytest.mark.parametrize(
-    ("key", "wrong"),
-    [
-        ("00.1", (42, 64)),  # forgot the bias entry of x̂
-        ("00.1", (43, 32)),  # forgot the second block of the gated cell
-        ("00.2", (32, 8, 43, 64)),  # axes out of order
-        ("00.2", (8, 32, 43, 32)),
-        ("01.2", 64 * np.log(2)),  # nats
-        ("01.2", 32 * np.log2(5)),  # blank counted among the guesses
-        ("01.2", 80.0),  # the first steps counted
-        ("01.3", 8),  # the delay itself
-        ("01.3", 40),  # the full length
-        ("02.1", 256 * 307 * 256 * 8),  # k = n
-        ("02.1", 256 * 307 * 512),  # entries, not bytes
-        ("02.1", 256 * 306 * 512 * 8),  # no bias row
-        ("02.1", 321.912832),  # megabytes
-    ],
-)
-def test_typical_wrong_values_fail(key, wrong, capsys):
-    assert check(key, wrong) is False
-    out = capsys.readouterr().out
-    assert "not yet" in out
-
-
-def test_01_3_neighbours_of_the_answer_fail():
-    want = solution("01.3")
-    assert check("01.3", want - 1) is False
-    assert check("01.3", want + 1) is False
-
-
-def test_01_2_matches_the_notebook_problem():
-    from okcore.exercises import nb01
-
-    p = delayed_recall_problem()
-    assert nb01._PROBLEM == {"T": p.T, "delay": p.delay, "n_symbols": p.cell.n_in}
-    assert solution("01.2") == pytest.approx(32 * 2.0)
-
-
-def _wrong_back_steps():
-    def no_derivative(delta, h, W, n_in):
-        return delta @ W[n_in : n_in + h.size].T
-
-    def no_transpose(delta, h, W, n_in):
-        return (delta * (1 - h**2)) @ W[n_in : n_in + h.size]
-
-    def wrong_rows(delta, h, W, n_in):
-        return (delta * (1 - h**2)) @ W[: h.size].T
-
-    def tanh_of_h(delta, h, W, n_in):
-        return (delta * (1 - np.tanh(h) ** 2)) @ W[n_in : n_in + h.size].T
-
-    def wrong_shape(delta, h, W, n_in):
-        return np.outer(delta, h)
-
-    return [no_derivative, no_transpose, wrong_rows, tanh_of_h, wrong_shape]
-
-
-@pytest.mark.parametrize("wrong", _wrong_back_steps(), ids=lambda f: f.__name__)
-def test_01_1_wrong_back_steps_fail(wrong):
-    assert check("01.1", wrong) is False
-
-
-def _wrong_rtrl_steps():
-    def swapped_kron(G, H, xhat, D):
-        return (H @ G.reshape(G.shape[0], -1) + np.kron(D, xhat[None])).reshape(G.shape)
-
-    def transposed_H(G, H, xhat, D):
-        return (H.T @ G.reshape(G.shape[0], -1) + np.kron(xhat[None], D)).reshape(G.shape)
-
-    def no_memory(G, H, xhat, D):
-        return np.kron(xhat[None], D).reshape(G.shape)
-
-    def no_H(G, H, xhat, D):
-        return G + np.kron(xhat[None], D).reshape(G.shape)
-
-    def flat(G, H, xhat, D):
-        return H @ G.reshape(G.shape[0], -1) + np.kron(xhat[None], D)
-
-    return [swapped_kron, transposed_H, no_memory, no_H, flat]
-
-
-@pytest.mark.parametrize("wrong", _wrong_rtrl_steps(), ids=lambda f: f.__name__)
-def test_02_2_wrong_rtrl_steps_fail(wrong):
-    assert check("02.2", wrong) is False
-
-
-def test_02_2_einsum_solution_passes():
-    def with_einsum(G, H, xhat, D):
-        return np.einsum("ab,bpq->apq", H, G) + np.einsum("p,aq->apq", xhat, D)
-
-    assert check("02.2", with_einsum) is True

@@ -185,6 +185,11 @@ class OK(KroneckerSumEstimator):
         basis: str = "gram",
     ) -> None:
         super().__init__(cell, rank, batch, rng)
+        if self.rank >= self.K:
+            raise ValueError(
+                f"rank: expected an integer from 1 to K - 1 = {self.K - 1} for this cell (the r + 1 terms of an "
+                f"update span at most K = n_in + n + 1 directions), got {self.rank}"
+            )
         self.split = _check_choice("split", split, _SPLITS)
         self.basis = _check_choice("basis", basis, _BASES)
         B, r, n, k = self.batch, self.rank, self.n, self.k

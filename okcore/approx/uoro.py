@@ -1,4 +1,4 @@
-"""UORO: unbiased online recurrent optimisation, a rank-one estimate G̃ = s̃ ⊗ θ̃ of the influence matrix.
+"""UORO: unbiased online recurrent optimisation, a rank-one estimate G̃ = s̃ θ̃ᵀ of the influence matrix.
 
 Per batch row the estimate is the outer product of a state-space vector s̃ (n,) and a parameter-space matrix
 θ̃ (K, k): G̃[a, p, q] = s̃[a] θ̃[p, q]. Each step draws ν ∈ {±1}^n and sets
@@ -33,7 +33,7 @@ __all__ = ["UORO"]
 
 
 class UORO(Estimator):
-    """UORO with a batch axis: per row a rank-one estimate G̃ = s̃ ⊗ θ̃.
+    """UORO with a batch axis: per row a rank-one estimate G̃ = s̃ θ̃ᵀ.
 
     Args:
         cell: the cell whose influence is tracked.
@@ -155,7 +155,7 @@ class UORO(Estimator):
         return (self.s * self._gamma[:, None])[:, :, None, None] * self._Theta[:, None, :, :]
 
     def squared_error(self, G: object) -> np.ndarray:
-        """‖s̃ ⊗ θ̃ − G‖²_F per row from the factors: ‖s̃‖²‖θ̃‖² − 2 Σ_a s̃[a]⟨θ̃, G[a]⟩ + ‖G‖², (B,)."""
+        """‖s̃ θ̃ᵀ − G‖²_F per row from the factors: ‖s̃‖²‖θ̃‖² − 2 Σ_a s̃[a]⟨θ̃, G[a]⟩ + ‖G‖², (B,)."""
         G_arr = self._check_G(G)
         B = self.batch
         s = self.s * self._gamma[:, None]
@@ -172,7 +172,7 @@ class UORO(Estimator):
         return np.maximum(sq - 2.0 * np.einsum("ba,ba->b", s, inner) + sq_G, 0.0)
 
     def mean_influence(self) -> np.ndarray:
-        """s̃ ⊗ θ̃ averaged over the rows, (n, K, k), without forming each row densely."""
+        """s̃ θ̃ᵀ averaged over the rows, (n, K, k), without forming each row densely."""
         s = self.s * self._gamma[:, None]
         return (s.T @ self._Theta.reshape(self.batch, -1)).reshape(self.n, self.K, self.k) / self.batch
 

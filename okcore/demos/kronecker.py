@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
 
 from okcore._checks import check_array, check_positive_float, check_positive_int
 from okcore.cells import GatedCell, Step, _Cell
@@ -222,6 +223,7 @@ def plot_top_share(
             ax.plot(t, shares[:, j], label=f"r = {r}")
     ax.set_xlabel("time step t")
     ax.set_ylabel("1 − share (mass left out)" if log_tail else "share of $\\|G_t\\|_F^2$ in the top r")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8)
     if title:
@@ -238,6 +240,7 @@ def plot_spectra(sv: object, times: Sequence[int], ax: Axes | None = None) -> Ax
     for t in times:
         ax.semilogy(i, np.maximum(sv[t - 1] / sv[t - 1, 0], 1e-17), "o-", ms=3, label=f"t = {t}")
     ax.set_xlabel("index i")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("$\\sigma_i / \\sigma_1$ of $R(G_t)$")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8)

@@ -3,15 +3,15 @@
 :func:`ok_parts` follows the construction in the order the notebook explains it:
 
 1. Gram–Schmidt on the r+1 vectors v_j and, separately, on the r+1 matrices M_j (Frobenius inner product):
-   orthonormal e_s, E_s and lower-triangular L, L' with v_j = Σ_s L_js e_s, M_j = Σ_s L'_js E_s.
-2. The core C = Lᵀ L', so that Σ_j v_j ⊗ M_j = Σ_{s,s'} C_ss' e_s ⊗ E_s'.
-3. Its SVD C = U diag(σ) V̄ᵀ, giving orthonormal ũ_i = Σ_s U_si e_s, Ã_i = Σ_s V̄_si E_s and
+   orthonormal e_s, Z_s and lower-triangular L, L' with v_j = Σ_s L_js e_s, M_j = Σ_s L'_js Z_s.
+2. The core C = Lᵀ L', so that Σ_j v_j ⊗ M_j = Σ_{s,s'} C_ss' e_s ⊗ Z_s'.
+3. Its SVD C = U diag(σ) V̄ᵀ, giving orthonormal ũ_i = Σ_s U_si e_s, Ã_i = Σ_s V̄_si Z_s and
    Σ_j v_j ⊗ M_j = Σ_i σ_i ũ_i ⊗ Ã_i.
-4. The keep/mix rule (:func:`okcore.lowrank.split`), S = Σ_mixed σ_i, c = (m−1)/S and the unit vector
-   w_i = √(1 − c σ_i) on the mixed indices.
+4. The keep/mix rule (:func:`okcore.lowrank.split`), S = Σ_mixed σ_i, the common level μ = S/(m−1), c = 1/μ and
+   the unit vector w_i = √(1 − σ_i/μ) on the mixed indices.
 5. An orthonormal completion: m−1 orthonormal vectors q_j supported on the mixed indices and orthogonal to w,
    here by Gram–Schmidt on (w, e_i for mixed i) as the authors' code does.
-6. The coefficient rows R: q_j / √c, and √σ_i e_i for each kept i.
+6. The coefficient rows R: √μ q_j, and √σ_i e_i for each kept i.
 
 :func:`recombine` then applies one sign vector s: u'_j = Σ_i s_i R_ji ũ_i, A'_j = Σ_i s_i R_ji Ã_i (symmetric
 split), or the released code's split with R_ji/√σ_i on ũ_i and R_ji √σ_i on Ã_i.
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
 
 from okcore._checks import check_array, check_positive_int, check_rng
 from okcore.approx.ok import OK
@@ -117,18 +118,18 @@ class OKParts:
     """Every intermediate object of one OK step (N = r+1 terms; see the module docstring for the names).
 
     Attributes:
-        v (N, K), M (N, n, k): the terms; E (N, K), L (N, N): Gram–Schmidt of v; F (N, n, k), Lp (N, N): of M.
+        v (N, K), M (N, n, k): the terms; e (N, K), L (N, N): Gram–Schmidt of v; Z (N, n, k), Lp (N, N): of M.
         C (N, N): the core; U (N, N), sigma (N,) descending, Vbar (N, N): its SVD C = U diag(σ) Vbarᵀ.
         u_tilde (N, K), A_tilde (N, n, k): the singular directions.
-        keep, mix (N,): the masks of lowrank.split; m, S, c: count, sum and c = (m−1)/S of the mixed values.
+        keep, mix (N,): the masks of lowrank.split; m, S, c: count, sum and c = (m−1)/S = 1/μ of the mixed values.
         w (N,): the unit vector; Q (m−1, N): the completion; R (N−1, N): the coefficient rows.
     """
 
     v: np.ndarray
     M: np.ndarray
-    E: np.ndarray
+    e: np.ndarray
     L: np.ndarray
-    F: np.ndarray
+    Z: np.ndarray
     Lp: np.ndarray
     C: np.ndarray
     U: np.ndarray
@@ -166,8 +167,8 @@ def ok_parts(v: object, M: object) -> OKParts:
     N = v_arr.shape[0]
     if N < 2:
         raise ValueError(f"v: expected at least 2 terms, got {N}")
-    E, L = gram_schmidt(v_arr)
-    F, Lp = gram_schmidt(M_arr)
+    e, L = gram_schmidt(v_arr)
+    Z, Lp = gram_schmidt(M_arr)
     C = L.T @ Lp
     U, sigma, Vbar_t = np.linalg.svd(C)
     Vbar = Vbar_t.T
@@ -175,8 +176,8 @@ def ok_parts(v: object, M: object) -> OKParts:
     # that printed values do not depend on the LAPACK build
     flip = np.sign(U[np.argmax(np.abs(U), axis=0), np.arange(N)])
     U, Vbar = U * flip, Vbar * flip
-    u_tilde = U.T @ E
-    A_tilde = np.einsum("si,saq->iaq", Vbar, F)
+    u_tilde = U.T @ e
+    A_tilde = np.einsum("si,saq->iaq", Vbar, Z)
     keep, mix = lowrank_split(sigma)
     m = int(mix.sum())
     S = float(sigma[mix].sum())
@@ -188,7 +189,7 @@ def ok_parts(v: object, M: object) -> OKParts:
     Q = completion(w, mix)
     kept_rows = np.sqrt(sigma[keep])[:, None] * np.eye(N)[keep]
     R = np.concatenate([kept_rows, Q / np.sqrt(c)], axis=0)
-    return OKParts(v_arr, M_arr, E, L, F, Lp, C, U, sigma, Vbar, u_tilde, A_tilde, keep, mix, m, S, c, w, Q, R)
+    return OKParts(v_arr, M_arr, e, L, Z, Lp, C, U, sigma, Vbar, u_tilde, A_tilde, keep, mix, m, S, c, w, Q, R)
 
 
 def _check_split(split: object) -> str:
@@ -310,13 +311,13 @@ def split_noise(
 
 def plot_core(parts: OKParts, axes: Sequence[Axes] | None = None) -> Sequence[Axes]:
     """Left: the core C as an image. Right: its singular values, kept ones in blue, mixed ones in orange, with
-    the level μ = S/(m−1) that the mixed values are replaced by on average."""
+    the level μ = S/(m−1) that the mixed values are flattened to (in every draw)."""
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(8.0, 3.2))
     ax_c, ax_s = axes
     lim = float(np.abs(parts.C).max())
     im = ax_c.imshow(parts.C, cmap="RdBu_r", vmin=-lim, vmax=lim)
-    ax_c.set_title("core $C$ ($e_s$ rows, $E_{s'}$ columns)")
+    ax_c.set_title("core $C$ ($e_s$ rows, $Z_{s'}$ columns)")
     ticks = range(parts.sigma.size)
     ax_c.set_xticks(ticks, [str(i + 1) for i in ticks])
     ax_c.set_yticks(ticks, [str(i + 1) for i in ticks])
@@ -324,11 +325,12 @@ def plot_core(parts: OKParts, axes: Sequence[Axes] | None = None) -> Sequence[Ax
     idx = np.arange(1, parts.sigma.size + 1)
     colors = np.where(parts.keep, "tab:blue", "tab:orange")
     ax_s.bar(idx, parts.sigma, color=colors)
-    ax_s.axhline(1.0 / parts.c, color="k", ls="--", lw=1, label=r"$\mu = S/(m-1)$")
+    ax_s.axhline(1.0 / parts.c, color="k", ls="--", lw=1, label=r"$\mu = S/(m-1)$, the flattened level")
     ax_s.set_xticks(idx)
     ax_s.set_xlabel("i")
     ax_s.set_title(r"$\sigma_i$: kept (blue), mixed (orange)")
-    ax_s.legend()
+    ax_s.set_ylim(0.0, 1.35 * float(parts.sigma.max()))  # room for the legend above the bars
+    ax_s.legend(loc="upper right")
     return axes
 
 
@@ -346,7 +348,8 @@ def plot_split_noise(noise: dict[str, np.ndarray], ax: Axes | None = None) -> Ax
         values = np.where(values <= 1e-12 * np.max(values), np.nan, values)  # exact steps: round-off only
         ax.semilogy(np.arange(1, len(values) + 1), values, ls="-" if kind == "OK" else "--", color=color, label=name)
     ax.set_xlabel("time step t")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(r"$E\|\tilde G_t - G_t\|^2 / \|G_t\|^2$")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(ncol=2)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))  # outside the axes: hides no curve
     return ax

@@ -1,13 +1,13 @@
 """UORO, taken apart (notebook 04): the random-sign trick, exact averages over all signs, the variance of one step.
 
-UORO keeps a rank-one estimate G̃ = s̃ ⊗ θ̃ (s̃ of length n, θ̃ of shape (K, k)) and updates it with a vector
-ν ∈ {±1}^n of independent fair signs:
+UORO keeps a rank-one estimate G̃ = s̃ θ̃ᵀ, G̃[a, p, q] = s̃[a] θ̃[p, q] (s̃ of length n, θ̃ of shape (K, k)),
+and updates it with a vector ν ∈ {±1}^n of independent fair signs:
 
     s̃' = ρ0 H s̃ + ρ1 ν,        θ̃' = θ̃ / ρ0 + (νᵀF) / ρ1,     (νᵀF)[p, q] = Σ_a ν[a] F[a, p, q].
 
 Only the ratio ρ = ρ0/ρ1 changes the product, which is
 
-    s̃'⊗θ̃' = H s̃⊗θ̃ + ν⊗(νᵀF) + ρ H s̃⊗(νᵀF) + ρ⁻¹ ν⊗θ̃,
+    s̃'θ̃'ᵀ = (H s̃) θ̃ᵀ + ν (νᵀF) + ρ (H s̃)(νᵀF) + ρ⁻¹ ν θ̃ᵀ,
 
 and E[ννᵀ] = I makes its mean H G̃ + F. With a tiny n every sign vector can be enumerated, which turns
 "unbiased" and "variance" into exact finite averages. The functions below work on one sequence (no batch axis)
@@ -98,7 +98,7 @@ def enumerate_uoro_update(
     """Apply UORO's update to the state (s̃, θ̃) once for every ν ∈ {±1}^n.
 
     Uses :class:`okcore.approx.UORO` itself, with a batch of 2^n identical rows and the signs handed out by
-    :class:`okcore.signs.ReplaySigns`. Returns (the 2^n estimates s̃'⊗θ̃', (2^n, n, K, k); the signs, (2^n, n)).
+    :class:`okcore.signs.ReplaySigns`. Returns (the 2^n estimates s̃'θ̃'ᵀ, (2^n, n, K, k); the signs, (2^n, n)).
     Their plain mean is the exact expectation over the signs.
     """
     n = cell.n_hidden
@@ -114,7 +114,7 @@ def enumerate_uoro_update(
 
 
 def uoro_target(s: object, theta: object, step: Step) -> np.ndarray:
-    """What one step should give on average: H s̃⊗θ̃ + F, (n, K, k)."""
+    """What one step should give on average: (H s̃) θ̃ᵀ + F, (n, K, k)."""
     Hs = step.H @ np.asarray(s, dtype=np.float64)
     return Hs[:, None, None] * np.asarray(theta, dtype=np.float64)[None] + immediate_influence(step)
 
@@ -132,9 +132,9 @@ def uoro_rho(s: object, theta: object, step: Step) -> float:
 
 
 def uoro_step_variance(s: object, theta: object, step: Step, rho: object) -> np.ndarray:
-    """E‖s̃'⊗θ̃' − (H s̃⊗θ̃ + F)‖²_F over the signs, for the ratio ρ = ρ0/ρ1, in closed form:
+    """E‖s̃'θ̃'ᵀ − ((H s̃) θ̃ᵀ + F)‖²_F over the signs, for the ratio ρ = ρ0/ρ1, in closed form:
 
-        ρ² ‖H s̃‖² ‖F‖² + ρ⁻² n ‖θ̃‖² + 2 ⟨H s̃ ⊗ θ̃, F⟩ + (n − 1) ‖F‖².
+        ρ² ‖H s̃‖² ‖F‖² + ρ⁻² n ‖θ̃‖² + 2 ⟨(H s̃) θ̃ᵀ, F⟩ + (n − 1) ‖F‖².
 
     ``rho`` may be an array; the result has its shape.
     """
@@ -245,16 +245,21 @@ def plot_noise_vs_size(
     ax: Axes | None = None,
     reference: bool = True,
     ylabel: str = "relative variance",
+    loglog: bool = True,
 ) -> Axes:
-    """Relative variance against n on log-log axes, one line per name; ``reference`` adds a dashed line ∝ n."""
+    """Relative variance against n, one line per name; ``reference`` adds a dashed line ∝ n.
+
+    Log-log axes by default; ``loglog=False`` draws linear axes (for a statement about linear growth).
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(6.4, 3.6))
     ns = np.asarray(sizes, dtype=np.float64)
+    draw = ax.loglog if loglog else ax.plot
     for name, v in values.items():
-        ax.loglog(ns, np.asarray(v, dtype=np.float64), "o-", ms=4, label=name)
+        draw(ns, np.asarray(v, dtype=np.float64), "o-", ms=4, label=name)
     if reference:
         first = np.asarray(next(iter(values.values())), dtype=np.float64)
-        ax.loglog(ns, first[-1] * ns / ns[-1], "--", color="gray", lw=1, label="∝ n")
+        draw(ns, first[-1] * ns / ns[-1], "--", color="gray", lw=1, label="∝ n")
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xticks(ns)
     ax.set_xticklabels([str(int(n)) for n in ns])

@@ -1,4 +1,4 @@
-"""Exercises of notebook 02 (the influence matrix): the size of G, and one step of its recursion."""
+"""Exercises of notebook 02 (the influence matrix): one step of the RTRL recursion, and the size of G."""
 
 from __future__ import annotations
 
@@ -8,11 +8,135 @@ from typing import Any
 
 import numpy as np
 
-from okcore.cells import GatedCell
+from okcore.cells import GatedCell, TanhCell
 from okcore.exercises import exercise
 from okcore.rtrl import ExactRTRL
 
-# --- 02.1: bytes of G ----------------------------------------------------------------------------------------
+# --- 02.1: one step of the RTRL recursion --------------------------------------------------------------------
+
+
+def _reference_rtrl_step() -> Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+    def rtrl_step(G_prev: np.ndarray, H: np.ndarray, xhat: np.ndarray, D: np.ndarray) -> np.ndarray:
+        """G_t = H_t G_{t-1} + F_t with F_t[a, p, q] = x̂_t[p] D_t[a, q].
+
+        G_prev (n, K, k), H (n, n), xhat (K,), D (n, k); returns G_t (n, K, k). A leading batch axis on every
+        argument works too.
+        """
+        # (H G)[a, p, q] = Σ_b H[a, b] G[b, p, q]: H acts on the first axis of G only.
+        HG = np.einsum("...ab,...bpq->...apq", H, G_prev)
+        # F[a, p, q] = x̂[p] D[a, q]: x̂ runs along the second axis, D fills the first and the last.
+        F = xhat[..., None, :, None] * D[..., :, None, :]
+        return HG + F
+
+    return rtrl_step
+
+
+def _rtrl_cases(rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """(G_{t-1}, H_t, x̂_t, D_t, G_t) along short random runs, G from okcore.ExactRTRL.
+
+    Sizes are drawn so that K ≠ k and n ≠ K, hence a transposed layout has the wrong shape or wrong entries.
+    Runs start from G_0 = 0, so the first step of each run checks F_t alone and the later ones the H_t term.
+    """
+    cases = []
+    for cls in (TanhCell, GatedCell):
+        n = int(rng.integers(3, 6))
+        n_in = int(rng.integers(1, 4))
+        cell = cls(n_in, n, rng, scale=0.8)
+        exact = ExactRTRL(cell)
+        h = rng.uniform(-0.5, 0.5, size=n)
+        for _ in range(4):
+            G_prev = exact.influence()[0]
+            step = cell.step(rng.standard_normal(n_in), h)
+            exact.update(step)
+            cases.append((G_prev, step.H, step.xhat, step.D, exact.influence()[0]))
+            h = step.h
+    return cases
+
+
+def _close(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-10, atol=1e-12 * max(1.0, np.abs(b).max())))
+
+
+def _diagnose_step(got: np.ndarray, G_prev: np.ndarray, H: np.ndarray, xhat: np.ndarray, D: np.ndarray) -> str:
+    """Name the mistake that produced ``got``, if it is one of the usual ones."""
+    n, K, k = G_prev.shape
+    HG = np.einsum("ab,bpq->apq", H, G_prev)
+    F = np.einsum("p,aq->apq", xhat, D)
+    F_swapped = np.kron(D, xhat[None, :]).reshape(n, K, k)  # entry [a, q·K + p], read as if it were [a, p·k + q]
+    if _close(got, F):
+        return "G_t equals F_t alone: the term H_t G_{t-1}, which carries the past, is missing."
+    if _close(got, HG):
+        return "The immediate influence F_t = x̂_t ⊗ D_t is missing."
+    if _close(got, G_prev + F):
+        return "G_{t-1} is added unchanged: it must be multiplied by H_t first."
+    if _close(got, np.einsum("ba,bpq->apq", H, G_prev) + F):
+        return "H_t is transposed: (H G)[a, p, q] = Σ_b H[a, b] G[b, p, q]."
+    if _close(got, HG + F_swapped) or _close(got, F_swapped):
+        return (
+            "The factors of F are swapped: np.kron(D, x̂) lists x̂ fastest, but F[a, p, q] = x̂[p] D[a, q] "
+            "needs D's column q fastest (np.kron(x̂[None, :], D) in the (n, K·k) layout, or broadcasting)."
+        )
+    F_column = np.kron(xhat[:, None], D).reshape(n, K, k)  # (K·n, k): x̂ as a column, then reshaped
+    if _close(got, HG + F_column) or _close(got, F_column):
+        return (
+            "x̂ was taken as a K×1 column: np.kron(x̂[:, None], D) has shape (K·n, k) and reshaping it does not "
+            "give F[a, p, q] = x̂[p] D[a, q]. Take x̂ as a 1×K row, or use broadcasting."
+        )
+    if _close(got, HG - F) or _close(got, F - HG):
+        return "A sign is wrong: both terms are added."
+    return "Not G_t = H_t G_{t-1} + F_t with F[a, p, q] = x̂[p] D[a, q]."
+
+
+def _shape_message(shape: tuple[int, ...], n: int, K: int, k: int, n_in: int) -> str:
+    if shape == (n, K * k):
+        return f"That is G_t in the (n, K·k) layout; reshape it to (n, K, k) = {(n, K, k)}."
+    if shape in ((K * n, k), (n * K, k)):
+        return (
+            "Shape (K·n, k): that is the Kronecker product of x̂ as a column with D. The workbook's x̂ ⊗ D has "
+            f"F[a, p, q] = x̂[p] D[a, q], shape (n, K, k) = {(n, K, k)}."
+        )
+    if shape == (n, n_in, k):
+        return "Use x̂_t = [x_t; h_{t-1}; 1] (the argument xhat), not x_t."
+    if sorted(shape) == sorted((n, K, k)):
+        return f"Right sizes, wrong order: G_t is indexed G[a, p, q], shape (n, K, k) = {(n, K, k)}."
+    return f"Expected G_t of shape (n, K, k) = {(n, K, k)}, got shape {shape}."
+
+
+@exercise("02.1", "one step of the RTRL recursion", _reference_rtrl_step)
+def _check_rtrl_step(answer: Any) -> tuple[bool, str]:
+    if not callable(answer):
+        return False, "Give a function rtrl_step(G_prev, H, xhat, D) returning G_t of shape (n, K, k)."
+    rng = np.random.default_rng()  # fresh instances at every check
+    for G_prev, H, xhat, D, expected in _rtrl_cases(rng):
+        n, K, k = G_prev.shape
+        result = answer(G_prev.copy(), H.copy(), xhat.copy(), D.copy())
+        if result is None:
+            return False, "The function returned None: does it end with return?"
+        got = np.asarray(result, dtype=float)
+        if got.shape != expected.shape:
+            return False, _shape_message(got.shape, n, K, k, K - n - 1)
+        if not _close(got, expected):
+            return False, _diagnose_step(got, G_prev, H, xhat, D)
+    # One sequence works. A batch is optional; say whether it works too.
+    B = 3
+    cell = GatedCell(2, 3, rng, scale=0.8)
+    exact = ExactRTRL(cell, batch=B)
+    step = cell.step(rng.standard_normal((B, 2)), rng.uniform(-0.5, 0.5, size=(B, 3)))
+    exact.update(step)
+    G_prev = exact.influence()
+    step = cell.step(rng.standard_normal((B, 2)), step.h)
+    exact.update(step)
+    try:
+        got = np.asarray(answer(G_prev.copy(), step.H.copy(), step.xhat.copy(), step.D.copy()), dtype=float)
+        batched = _close(got, exact.influence())
+    except Exception:  # a function written for one sequence may fail on a batch; that is allowed
+        batched = False
+    if batched:
+        return True, "It works on a batch (a leading axis B on every argument) too."
+    return True, "(For one sequence; with a leading batch axis it does not give G_t, which is fine here.)"
+
+
+# --- 02.2: bytes of G ----------------------------------------------------------------------------------------
 
 _SIZE = {"n_in": 50, "n_hidden": 256}
 
@@ -24,7 +148,7 @@ def _reference_bytes() -> int:
     return n * K * k * 8
 
 
-@exercise("02.1", "bytes of G for n = 256", _reference_bytes)
+@exercise("02.2", "bytes of G for n = 256", _reference_bytes)
 def _check_bytes(answer: Any) -> tuple[bool, str]:
     if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
         return False, "Give one number of bytes."
@@ -42,45 +166,3 @@ def _check_bytes(answer: Any) -> tuple[bool, str]:
     if 0 < answer < 1e5 and abs(answer * 1e6 - want) <= 0.01 * want:
         return False, "Give the exact number of bytes, not megabytes."
     return False, f"G has shape (n, K, k) with K = {K} and k = {k}; count its bytes."
-
-
-# --- 02.2: one step of the recursion with np.kron ------------------------------------------------------------
-
-
-def _reference_rtrl_step() -> Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
-    def rtrl_step(G_prev: np.ndarray, H: np.ndarray, xhat: np.ndarray, D: np.ndarray) -> np.ndarray:
-        """G_t = H_t G_{t-1} + x̂_t ⊗ D_t for one sequence; G of shape (n, K, k)."""
-        n, K, k = G_prev.shape
-        # In matrix form G is (n, K·k) with column p·k + q, and F[a, p·k + q] = x̂[p] D[a, q] = kron(x̂ᵀ, D).
-        F = np.kron(xhat[None, :], D)
-        return (H @ G_prev.reshape(n, K * k) + F).reshape(n, K, k)
-
-    return rtrl_step
-
-
-@exercise("02.2", "one step of the RTRL recursion", _reference_rtrl_step)
-def _check_rtrl_step(answer: Any) -> tuple[bool, str]:
-    if not callable(answer):
-        return False, "Give a function rtrl_step(G_prev, H, xhat, D) returning G_t of shape (n, K, k)."
-    rng = np.random.default_rng(202)
-    cell = GatedCell(2, 3, rng, scale=0.7)
-    exact = ExactRTRL(cell)
-    G = np.zeros((cell.n_hidden, cell.K, cell.k))
-    h = np.zeros(cell.n_hidden)
-    for t in range(6):
-        step = cell.step(rng.standard_normal(cell.n_in), h)
-        h = step.h
-        exact.update(step)
-        expected = exact.influence()[0]
-        got = np.asarray(answer(G.copy(), step.H.copy(), step.xhat.copy(), step.D.copy()), dtype=float)
-        if got.shape != expected.shape:
-            return False, f"Expected G_t of shape {expected.shape} (n, K, k), got shape {got.shape}."
-        if not np.allclose(got, expected, rtol=1e-10, atol=1e-12):
-            if t == 0:
-                return False, (
-                    "Wrong already at the first step, where G_0 = 0 and G_1 = F_1: check the layout of "
-                    "x̂ ⊗ D (F[a, p, q] = x̂[p] D[a, q])."
-                )
-            return False, f"Right at the first step, wrong at step {t + 1}: check the H_t G_(t-1) term."
-        G = expected  # carry on from the exact value, so that each step is checked on its own
-    return True, ""

@@ -16,7 +16,10 @@ from okcore.exercises import exercise
 STEP_SEED = 3
 N_IN, N_HIDDEN = 3, 5
 
-# Exercise 03.3: the network whose Kronecker spectrum the reader inspects (the cell's default weights).
+# Exercise 03.3: the network of the worked example with one hidden unit.
+TINY_N_IN = 3
+
+# Exercise 03.4: the network whose Kronecker spectrum the reader inspects (the cell's default weights).
 SPECTRUM_SEED, SPECTRUM_N, SPECTRUM_T = 0, 16, 60
 SHARE_TARGET = 0.999
 
@@ -84,6 +87,39 @@ def _check_rearrange(answer: Any) -> tuple[bool, str]:
     return True, ""
 
 
+def _reference_tiny_ranks() -> tuple[int, int]:
+    # n = 1, gated: K = n_in + 2, k = 2. R(G_t) is K × (n·k) = K × 2 and the state unfolding is 1 × K·k, so their
+    # ranks are at most min(K, 2) = 2 and 1; with inputs in general position both bounds are reached (t >= 2).
+    n, K, k = 1, TINY_N_IN + 2, 2
+    return min(K, n * k), min(n, K * k)
+
+
+@exercise("03.3", "the largest ranks of the two unfoldings for n = 1", _reference_tiny_ranks)
+def _check_tiny_ranks(answer: Any) -> tuple[bool, str]:
+    try:
+        values = tuple(answer)
+    except TypeError:
+        return False, "Give a pair of integers: (largest rank of R(G_t), largest rank of the state unfolding)."
+    if len(values) != 2 or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in values):
+        return False, "Give a pair of integers: (largest rank of R(G_t), largest rank of the state unfolding)."
+    want = _reference_tiny_ranks()
+    got = (int(values[0]), int(values[1]))
+    if got == want:
+        return True, ""
+    if got == want[::-1]:
+        return False, "The right numbers in the wrong order: first R(G_t), then the state unfolding."
+    hints = []
+    if got[0] == 1:
+        hints.append(
+            "R(G_t): F_t has Kronecker rank 1, but G_t adds one such term per step, and they need not be parallel."
+        )
+    elif got[0] != want[0]:
+        hints.append(f"R(G_t) has K = {TINY_N_IN + 2} rows and n·k = 2 columns: what bounds its rank?")
+    if got[1] != want[1]:
+        hints.append("The state unfolding has one row per hidden unit, and here n = 1.")
+    return False, " ".join(hints)
+
+
 def _reference_rank() -> int:
     cell, xs = random_network(SPECTRUM_N, SPECTRUM_T, SPECTRUM_SEED)
     share = top_share(kronecker_spectrum(cell, xs), range(1, cell.K + 1))  # (T, K)
@@ -92,7 +128,7 @@ def _reference_rank() -> int:
     return int(np.argmax(reaches)) + 1
 
 
-@exercise("03.3", "how many Kronecker terms the default network needs", _reference_rank)
+@exercise("03.4", "how many Kronecker terms the default network needs", _reference_rank)
 def _check_rank(answer: Any) -> tuple[bool, str]:
     if isinstance(answer, bool) or not isinstance(answer, numbers.Integral):
         return False, "Give an integer r."

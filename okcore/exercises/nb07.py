@@ -1,4 +1,10 @@
-"""Exercises of notebook 07 (the OK algorithm): the unit vector w of the mixing, and the symmetric recombination."""
+"""Exercises of notebook 07 (the OK algorithm): the keep/mix rule, the unit vector w, one OK step at r = 1 and at
+general r, and a prediction about the released code's split over time.
+
+The checkers test the reader's functions on fresh random instances: the keep/mix rule against
+:func:`okcore.lowrank.split` and :func:`okcore.lowrank.minimal_variance` (with ties and zeros), the OK steps against
+:class:`okcore.approx.ok.OK` for every sign vector, with unbiasedness checked by exact enumeration over the signs.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,139 @@ from typing import Any
 
 import numpy as np
 
-from okcore.cells import GatedCell
-from okcore.demos.ksums import all_sign_patterns, kron_sum, make_instance
-from okcore.demos.ok_step import ok_parts, recombine
+from okcore.cells import GatedCell, TanhCell
+from okcore.demos.ksums import Instance, all_sign_patterns, kron_sum, make_instance, random_tokens
+from okcore.demos.ok_step import code_split_variance, ok_estimator_outputs, split_noise
 from okcore.exercises import exercise
+from okcore.lowrank import minimal_variance, mixing_coefficients, split
 
-# --- 07.1: the unit vector w ---------------------------------------------------------------------------------
+# --- 07.1: the keep/mix rule ----------------------------------------------------------------------------------
+
+
+def _reference_keep_mix() -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    def keep_mix(sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Boolean masks (keep, mix), (N,) each, in the order of sigma (N,)."""
+        sigma = np.asarray(sigma, dtype=float)
+        N = sigma.size
+        order = np.argsort(-sigma, kind="stable")  # descending; equal values stay together
+        s = sigma[order]
+        tail = np.cumsum(s[::-1])[::-1]  # tail[j] = s[j] + ... + s[N-1]
+        # smallest q with (r − q) σ_{q+1} <= σ_{q+1} + ... + σ_{r+1}, r = N − 1 (0-based: j = q)
+        q = next(j for j in range(N - 1) if (N - 1 - j) * s[j] <= tail[j])
+        keep = np.zeros(N, dtype=bool)
+        keep[order[:q]] = True
+        return keep, ~keep
+
+    return keep_mix
+
+
+def _keep_mix_cases(rng: np.random.Generator) -> list[np.ndarray]:
+    """Hand-picked spectra (the cases wrong rules trip over) followed by fresh random ones with ties and zeros."""
+    cases = [
+        [3.0, 1.0, 0.9, 0.8, 0.7],  # mixes four
+        [2.0, 1.0, 0.9, 0.6],  # keeps one
+        [0.6, 2.0, 0.9, 1.0],  # the same, unsorted
+        [2.0, 1.0, 1.0],  # the test holds with equality at q = 0: mix all three
+        [1.0, 1.0, 1.0, 1.0],  # all equal
+        [4.0, 1.0, 1.0, 0.1],  # a tie that must not be separated
+        [1.0, 0.0, 0.0],  # zeros
+        [5.0, 0.0],  # N = 2 always mixes both
+        [0.0, 0.0, 0.0],
+    ]
+    out = [np.array(c) for c in cases]
+    for _ in range(40):
+        N = int(rng.integers(2, 8))
+        s = rng.exponential(size=N) ** rng.uniform(0.3, 3.0)
+        if N > 2 and rng.random() < 0.5:  # a tie
+            i, j = rng.choice(N, size=2, replace=False)
+            s[i] = s[j]
+        if rng.random() < 0.3:  # a zero
+            s[rng.integers(N)] = 0.0
+        out.append(rng.permutation(s))
+    return out
+
+
+def _mixed_variance(sigma: np.ndarray, mix: np.ndarray) -> float:
+    """S²/(m−1) − Σ σ_i² over the mixed values: the error of the best mixing of exactly this set."""
+    S, m = float(sigma[mix].sum()), int(mix.sum())
+    return S**2 / (m - 1) - float(np.sum(sigma[mix] ** 2))
+
+
+def _as_masks(result: Any, N: int) -> tuple[np.ndarray, np.ndarray] | str:
+    try:
+        keep, mix = result
+    except (TypeError, ValueError):
+        return "Return a pair (keep, mix) of boolean masks."
+    keep, mix = np.asarray(keep), np.asarray(mix)
+    if keep.shape != (N,) or mix.shape != (N,):
+        return f"keep and mix need one entry per singular value: shape ({N},) each, got {keep.shape} and {mix.shape}."
+    for name, mask in (("keep", keep), ("mix", mix)):
+        if mask.dtype != bool and not np.all((mask == 0) | (mask == 1)):
+            return f"{name} should be a boolean mask (True/False per singular value), got {mask}."
+    return keep.astype(bool), mix.astype(bool)
+
+
+def _diagnose_keep_mix(sigma: np.ndarray, keep: np.ndarray, mix: np.ndarray) -> str | None:
+    """None if (keep, mix) is OK's split of sigma, else what is wrong."""
+    want_keep, want_mix = split(sigma)
+    if np.array_equal(keep, want_keep) and np.array_equal(mix, want_mix):
+        return None
+    at = f"For σ = {np.round(sigma, 4).tolist()}"
+    if np.any(keep & mix) or not np.all(keep | mix):
+        return f"{at}: every value is either kept or mixed, never both: keep and mix must be complementary."
+    m = int(mix.sum())
+    if m < 2:
+        return (
+            f"{at} you mix {m} value(s). r + 1 values must go into r terms, so at least two are mixed (mixing one "
+            "value into 0 terms would drop it, which is biased)."
+        )
+    if sigma[keep].size and sigma[keep].min() < sigma[mix].max():
+        if sigma[keep].min() == sigma[mix].max():
+            return f"{at} you separate equal values ({sigma[keep].min():.4g}): equal values are kept or mixed together."
+        return (
+            f"{at} you keep {sigma[keep].min():.4g} but mix the larger {sigma[mix].max():.4g}: the mixed values are "
+            "always the smallest ones (is your rule applied to the sorted values, and the masks returned in the order "
+            "of the input?)."
+        )
+    S = float(sigma[mix].sum())
+    mu = S / (m - 1)
+    top = float(sigma[mix].max())
+    if top > mu * (1 + 1e-12):
+        return (
+            f"{at} you mix {top:.4g}, above the common level μ = S/(m−1) = {mu:.4g} of the mixed values: then "
+            f"w_i² = 1 − σ_i/μ < 0, no mixing exists (infeasible). Keep that value."
+        )
+    mine, best = _mixed_variance(sigma, mix), minimal_variance(sigma)
+    if mine > best * (1 + 1e-9) + 1e-15:
+        return (
+            f"{at} your split is feasible, but mixing more values is possible and lowers the variance: yours gives "
+            f"{mine:.4g}, the optimum minimal_variance(σ) is {best:.4g}."
+        )
+    return (
+        f"{at} your split has the optimal variance, but at a tie of the test (r − q) σ_(q+1) = S OK mixes (the rule "
+        "uses <=, and takes the smallest such q)."
+    )
+
+
+@exercise("07.1", "the keep/mix rule", _reference_keep_mix)
+def _check_keep_mix(answer: Any) -> tuple[bool, str]:
+    if not callable(answer):
+        return False, "Give a function keep_mix(sigma) returning (keep, mix)."
+    cases = _keep_mix_cases(np.random.default_rng())
+    for sigma in cases:
+        result = answer(sigma.copy())
+        if result is None:
+            return False, "keep_mix returned None: return the pair (keep, mix)."
+        masks = _as_masks(result, sigma.size)
+        if isinstance(masks, str):
+            return False, masks
+        problem = _diagnose_keep_mix(sigma, *masks)
+        if problem is not None:
+            return False, problem
+    return True, f"The same masks as okcore.lowrank.split on {len(cases)} spectra, ties and zeros included."
+
+
+# --- 07.2: the unit vector w ---------------------------------------------------------------------------------
 
 SIGMA_W = (2.0, 1.0, 0.9, 0.6)
 
@@ -26,7 +159,7 @@ def _reference_w() -> np.ndarray:
     return np.where(mix, np.sqrt(np.clip(1.0 - c * sigma, 0.0, None)), 0.0)
 
 
-@exercise("07.1", "the unit vector w for σ = (2, 1, 0.9, 0.6)", _reference_w)
+@exercise("07.2", "the unit vector w for σ = (2, 1, 0.9, 0.6)", _reference_w)
 def _check_w(answer: Any) -> tuple[bool, str]:
     try:
         w = np.asarray(answer, dtype=float)
@@ -34,72 +167,193 @@ def _check_w(answer: Any) -> tuple[bool, str]:
         return False, "Give w as an array of 4 numbers."
     if w.shape != (4,):
         return False, f"w has one entry per singular value: shape (4,), got {w.shape}."
-    want = _reference_w()
+    sigma = np.array(SIGMA_W)
+    keep, mix = split(sigma)
+    mu = sigma[mix].sum() / (mix.sum() - 1)
+    want = np.where(mix, np.sqrt(np.clip(1.0 - sigma / mu, 0.0, None)), 0.0)
     if np.allclose(w, want, atol=1e-9):
-        return True, "Σ w_i² = 1, and 1 − w_i² = c σ_i is the diagonal of the mixing's Gram matrix."
+        return True, "Σ w_i² = 1, and 1 − w_i² = σ_i/μ is the diagonal of the mixing's Gram matrix divided by μ."
     if np.allclose(w, -want, atol=1e-9):
-        return False, "Up to sign; take the non-negative root w_i = √(1 − c σ_i)."
-    if abs(w[0]) > 1e-9:
+        return False, "Up to sign; take the non-negative root w_i = √(1 − σ_i/μ)."
+    if np.any(np.abs(w[keep]) > 1e-9):
         return False, "σ_1 = 2 is kept exactly (the rule fails at q = 0 and holds at q = 1), so w_1 = 0."
     norm = float(np.linalg.norm(w))
     if not np.isclose(norm, 1.0, atol=1e-9):
-        return False, f"w should be a unit vector (yours has norm {norm:.3g}); check c = (m − 1)/S with m = 3."
-    return False, "w_i = √(1 − c σ_i) on the mixed indices, with c = (m − 1)/S and S the sum of the mixed values."
+        return False, f"w should be a unit vector (yours has norm {norm:.3g}); check μ = S/(m − 1) with m = 3."
+    return False, "w_i = √(1 − σ_i/μ) on the mixed indices, with μ = S/(m − 1) and S the sum of the mixed values."
 
 
-# --- 07.2: the symmetric recombination -----------------------------------------------------------------------
+# --- 07.3 and 07.4: one OK step -------------------------------------------------------------------------------
 
 
-def _reference_recombine() -> Callable[..., tuple[np.ndarray, np.ndarray]]:
-    def recombine_optimal(
-        R: np.ndarray, signs: np.ndarray, u_tilde: np.ndarray, A_tilde: np.ndarray
+def _reference_step_r1() -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+    def ok_step_r1(
+        u: np.ndarray, A: np.ndarray, H: np.ndarray, xhat: np.ndarray, D: np.ndarray, s: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """u'_j = Σ_i s_i R_ji ũ_i and A'_j = Σ_i s_i R_ji Ã_i: the same coefficients on both sides."""
-        coef = R * signs[None, :]
-        return coef @ u_tilde, np.einsum("ji,iaq->jaq", coef, A_tilde)
+        """One OK step at r = 1: u (K,), A (n, k), H (n, n), xhat (K,), D (n, k), s (2,) -> u' (K,), A' (n, k)."""
+        HA = H @ A
+        Qv, Rv = np.linalg.qr(np.stack([u, xhat], axis=1))  # (K, 2), (2, 2)
+        QM, RM = np.linalg.qr(np.stack([HA.ravel(), D.ravel()], axis=1))  # (nk, 2), (2, 2)
+        U, sigma, Vt = np.linalg.svd(Rv @ RM.T)  # the 2 × 2 core
+        u_t = Qv @ U  # columns ũ_1, ũ_2
+        A_t = (QM @ Vt.T).T.reshape(2, *D.shape)  # Ã_1, Ã_2
+        coef = s * np.array([np.sqrt(sigma[0]), -np.sqrt(sigma[1])])  # R = (√σ_1, −√σ_2) at r = 1
+        return u_t @ coef, np.tensordot(coef, A_t, axes=1)
 
-    return recombine_optimal
+    return ok_step_r1
 
 
-def _parts():
-    rng = np.random.default_rng(702)
-    cell = GatedCell(2, 3, rng)
-    inst = make_instance(cell, 2, rng)
-    return ok_parts(inst.v, inst.M)
+def _reference_step() -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+    def ok_step_general(
+        u: np.ndarray, A: np.ndarray, H: np.ndarray, xhat: np.ndarray, D: np.ndarray, s: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One OK step: u (r, K), A (r, n, k), H (n, n), xhat (K,), D (n, k), s (r+1,) -> u' (r, K), A' (r, n, k)."""
+        r = u.shape[0]
+        HA = np.einsum("ab,jbq->jaq", H, A)
+        Qv, Rv = np.linalg.qr(np.concatenate([u, xhat[None]]).T)  # v_j as columns: (K, r+1)
+        QM, RM = np.linalg.qr(np.concatenate([HA, D[None]]).reshape(r + 1, -1).T)  # M_j flattened as columns
+        U, sigma, Vt = np.linalg.svd(Rv @ RM.T)  # the (r+1) × (r+1) core
+        u_t = (Qv @ U).T  # ũ_i as rows, (r+1, K)
+        A_t = (QM @ Vt.T).T.reshape(r + 1, *D.shape)  # Ã_i, (r+1, n, k)
+        R = mixing_coefficients(sigma) * s  # (r, r+1): one sign per singular direction
+        return R @ u_t, np.tensordot(R, A_t, axes=1)
+
+    return ok_step_general
 
 
-@exercise("07.2", "the symmetric recombination", _reference_recombine)
-def _check_recombine(answer: Any) -> tuple[bool, str]:
+def _step_instances(rank: int, rng: np.random.Generator, count: int = 3) -> list[tuple[Any, Instance]]:
+    out = []
+    for i in range(count):
+        cell_type = GatedCell if i % 2 == 0 else TanhCell
+        n_in, n = int(rng.integers(2, 4)), int(rng.integers(rank + 1, rank + 4))
+        cell = cell_type(n_in, n, rng)
+        out.append((cell, make_instance(cell, rank, rng, warmup=int(rng.integers(rank + 1, rank + 6)))))
+    return out
+
+
+def _check_ok_step(answer: Any, rank: int, name: str) -> tuple[bool, str]:
     if not callable(answer):
-        return False, "Give a function recombine_optimal(R, signs, u_tilde, A_tilde) returning (u_new, A_new)."
-    parts = _parts()
-    P = parts.target
-    scale = float(np.linalg.norm(P))
-    outs = []
-    for s in all_sign_patterns(parts.sigma.size):
-        res = answer(parts.R.copy(), s.copy(), parts.u_tilde.copy(), parts.A_tilde.copy())
-        try:
-            u_new, A_new = (np.asarray(x, dtype=float) for x in res)
-        except (TypeError, ValueError):
-            return False, "Return a pair (u_new, A_new)."
-        u_ref, A_ref = recombine(parts, s)
-        if u_new.shape != u_ref.shape or A_new.shape != A_ref.shape:
-            return False, f"Expected shapes {u_ref.shape} and {A_ref.shape}, got {u_new.shape} and {A_new.shape}."
-        outs.append((s, u_new, A_new, u_ref, A_ref))
-    dense = np.stack([kron_sum(o[1], o[2]) for o in outs])
-    bias = float(np.linalg.norm(dense.mean(axis=0) - P)) / scale
-    if bias > 1e-9:
-        return False, (
-            f"Averaged over all sign vectors the new sum is off by {bias:.2g} (relative): the signs s_i must multiply "
-            "the coefficients on both sides, so that they appear squared on the diagonal."
-        )
-    for s, u_new, A_new, u_ref, A_ref in outs:
-        if not np.allclose(kron_sum(u_new, A_new), kron_sum(u_ref, A_ref), rtol=1e-9, atol=1e-12 * scale):
-            return False, f"Unbiased, but the result for signs {s} differs from OK's: is the variance minimal?"
-        nu = np.linalg.norm(u_new, axis=1)
-        nA = np.linalg.norm(A_new.reshape(len(A_new), -1), axis=1)
-        if not np.allclose(nu, nA, rtol=1e-9):
+        return False, f"Give a function {name}(u, A, H, xhat, D, s) returning (u_new, A_new)."
+    patterns = all_sign_patterns(rank + 1)
+    for cell, inst in _step_instances(rank, np.random.default_rng()):
+        st = inst.step
+        u, A = (inst.u[0], inst.A[0]) if rank == 1 else (inst.u, inst.A)
+        shape_u, shape_A = u.shape, A.shape
+        P = inst.target
+        scale2 = float(np.sum(P * P))
+        outs = []
+        for s in patterns:
+            res = answer(u.copy(), A.copy(), st.H.copy(), st.xhat.copy(), st.D.copy(), s.copy())
+            if res is None:
+                return False, f"{name} returned None: return the pair (u_new, A_new)."
+            try:
+                u_new, A_new = (np.asarray(x, dtype=float) for x in res)
+            except (TypeError, ValueError):
+                return False, "Return a pair of arrays (u_new, A_new)."
+            if u_new.shape != shape_u or A_new.shape != shape_A:
+                return False, (
+                    f"The new factors keep the shapes of the old ones: u {shape_u} and A {shape_A}, got "
+                    f"{u_new.shape} and {A_new.shape}."
+                )
+            if not (np.all(np.isfinite(u_new)) and np.all(np.isfinite(A_new))):
+                return False, "The result contains NaN or inf."
+            outs.append(kron_sum(u_new.reshape(rank, -1), A_new.reshape(rank, *st.D.shape)))
+        outs = np.stack(outs)
+        mean_dev = float(np.linalg.norm(outs.mean(axis=0) - P)) / np.sqrt(scale2)
+        if mean_dev > 1e-8:
+            hint = ""
+            if np.linalg.norm(outs.mean(axis=0)) < 1e-8 * np.sqrt(scale2):
+                hint = " The average is 0: a sign must multiply both factors of a direction, so that it squares to 1."
+            elif np.allclose(outs, outs[0], atol=1e-12 * np.sqrt(scale2)):
+                hint = " The result does not depend on the signs: use s_i on the coefficients of direction i."
             return False, (
-                "The sum is right but the split is not symmetric: use the same coefficients R_ji s_i on both sides."
+                f"Biased: averaged over all {len(patterns)} sign vectors, the new sum misses "
+                f"Σ_j v_j ⊗ M_j = H G̃ + F by {mean_dev:.2g} (relative).{hint}"
             )
-    return True, "Each new pair has ‖u'_j‖ = ‖A'_j‖ = ‖R_j‖, and the error is the same for every sign vector."
+        errors = np.sum((outs - P) ** 2, axis=(1, 2, 3))
+        sigma = inst.sigma
+        best = minimal_variance(sigma)
+        if errors.mean() > best * (1 + 1e-7) + 1e-14 * scale2:
+            hint = ""
+            if np.isclose(errors.mean(), code_split_variance(sigma), rtol=1e-6):
+                hint = (
+                    " That is the released code's split: put the same coefficients on both sides (√σ_i each, not 1 "
+                    "and σ_i)."
+                )
+            return False, (
+                f"Unbiased, but the variance E‖X − P‖² = {errors.mean():.4g} is {errors.mean() / best:.3g} times the "
+                f"optimum minimal_variance(σ) = {best:.4g}.{hint}"
+            )
+        ok_outs = ok_estimator_outputs(cell, inst, patterns)
+        tol = 1e-8 * np.sqrt(scale2)
+        index = {tuple(p): i for i, p in enumerate(patterns)}
+        # a singular pair is fixed only up to a common sign, which acts like flipping its s_i: look for one
+        # orientation ε with answer(s) = OK(ε ∘ s) for every s
+        matched = any(
+            all(np.allclose(outs[i], ok_outs[index[tuple(eps * p)]], atol=tol) for i, p in enumerate(patterns))
+            for eps in patterns
+        )
+        if not matched:
+            return False, (
+                "Unbiased and with the optimal variance, but not the same step as okcore's OK for each sign vector: "
+                "use one sign per singular direction, in the order of σ descending."
+            )
+    return True, (
+        "On 3 fresh random steps and every sign vector: unbiased, the minimal error on every draw, and "
+        "the same results as okcore's OK (up to the orientation of the singular pairs)."
+    )
+
+
+@exercise("07.3", "one OK step at r = 1", _reference_step_r1)
+def _check_step_r1(answer: Any) -> tuple[bool, str]:
+    return _check_ok_step(answer, 1, "ok_step_r1")
+
+
+@exercise("07.4", "one OK step at general r", _reference_step)
+def _check_step(answer: Any) -> tuple[bool, str]:
+    for rank in (2, 3):
+        ok, message = _check_ok_step(answer, rank, "ok_step_general")
+        if not ok:
+            return False, f"(r = {rank}) {message}"
+    return True, message.replace("3 fresh random steps", "fresh random steps at r = 2 and r = 3")
+
+
+# --- 07.5: a prediction -------------------------------------------------------------------------------------
+
+GROWTH_CHOICES = {
+    "a": "it stays within a factor of 10 of OK's",
+    "b": "it settles a fixed factor (between 10 and 1000) above OK's",
+    "c": "it keeps growing, step after step, and ends more than 1000 times above OK's",
+}
+
+
+def _reference_growth() -> str:
+    # the remembering network of notebook 07, section 11, with fewer samples
+    rng = np.random.default_rng(71)
+    cell = GatedCell(4, 8, rng)
+    W = cell.W.copy()
+    W[-1, 8:] += 1.0
+    cell.W = W
+    xs = random_tokens(60, 4, rng)
+    noise = split_noise(cell, xs, [1], 64, rng)
+    ok_late, code_late, code_early = noise["OK r=1"][50:].mean(), noise["code r=1"][50:].mean(), noise["code r=1"][4:10]
+    ratio = code_late / ok_late
+    if ratio < 10:
+        return "a"
+    if ratio <= 1000 or code_late < 100 * code_early.mean():
+        return "b"
+    return "c"
+
+
+@exercise("07.5", "predict: the released split at r = 1 over 60 steps", _reference_growth)
+def _check_growth(answer: Any) -> tuple[bool, str]:
+    if not isinstance(answer, str) or answer.strip().lower() not in GROWTH_CHOICES:
+        return False, f"Give one letter out of {sorted(GROWTH_CHOICES)}."
+    want = _reference_growth()
+    if answer.strip().lower() == want:
+        return True, "Each step's extra error is of the size of the estimate itself, and it is carried forward."
+    return False, (
+        "Not what happens. Per step the released split adds σ_1² + σ_2² instead of 2σ_1σ_2, and at r = 1 σ_1 is about "
+        "‖G̃‖: the added error is as large as the estimate, and a network that remembers carries it into the next "
+        "σ_1. Run the next cell to see."
+    )

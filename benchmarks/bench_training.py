@@ -1,0 +1,134 @@
+"""Training throughput: time steps per second of ``okcore.train.train`` for every method, and the share of a step
+spent outside the estimator's update (the cell's forward step, the readout, the optimiser, the bookkeeping).
+
+Run from the repository root (with okcore installed, e.g. ``make bench``)::
+
+    python benchmarks/bench_training.py
+    python benchmarks/bench_training.py --quick     # a smoke test with tiny sizes
+
+BLAS is pinned to one thread before numpy is imported. Each row trains on the copy task from a fresh start for
+``steps`` steps (after a short warm-up run that is not timed) and reports the median of ``--repeats`` runs. The
+update time is measured by wrapping the estimator's ``update`` with a timer, so ``outside`` = 1 − update / step.
+
+Settings: the one of notebook 10's cached runs (n = 24, batch 16), n = 32 with batch 16 (the target below) and the
+paper's copy-task setting (n = 128, OK at r = 16, batch 16), for which the authors report 52–139 s per 1000 steps on
+their GPU.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import okcore  # noqa: E402
+from okcore.tasks import CopyTask  # noqa: E402
+from okcore.train import loop  # noqa: E402
+
+# (method, rank, truncation) per setting; the notebook's full set, then the target row, then the paper's setting.
+NOTEBOOK_METHODS = [
+    ("exact", None, None),
+    ("ok", 1, None),
+    ("ok", 2, None),
+    ("ok", 4, None),
+    ("kf", None, None),
+    ("kf-avg", 4, None),
+    ("uoro", None, None),
+    ("tbptt", None, 4),
+    ("tbptt", None, 16),
+]
+TARGET = ("ok", 4, None, 32, 16)  # method, rank, truncation, n, batch: outside share <= 25 %
+TARGET_SHARE = 0.25
+PAPER = ("ok", 16, None, 128, 16)
+PAPER_SECONDS_PER_1000 = (52, 139)
+
+
+def _timed_run(method: str, rank: int | None, truncation: int | None, n: int, batch: int, steps: int) -> tuple:
+    """(seconds per step, seconds per step inside the estimator's update or nan for tbptt)."""
+    inside = [0.0]
+    make = loop.make_estimator
+
+    def timed_make(*args, **kwargs):
+        est = make(*args, **kwargs)
+        update = est.update
+
+        def timed_update(step):
+            t0 = time.perf_counter()
+            update(step)
+            inside[0] += time.perf_counter() - t0
+
+        est.update = timed_update
+        return est
+
+    loop.make_estimator = timed_make
+    try:
+        task = CopyTask(batch, rng=0)
+        t0 = time.perf_counter()
+        loop.train(task, method, steps=steps, rank=rank, truncation=truncation, hidden=n, seed=0, log_every=steps)
+        total = time.perf_counter() - t0
+    finally:
+        loop.make_estimator = make
+    return total / steps, (inside[0] / steps if method != "tbptt" else float("nan"))
+
+
+def measure(method, rank, truncation, n, batch, steps, repeats) -> tuple[float, float]:
+    _timed_run(method, rank, truncation, n, batch, max(2, steps // 10))  # warm-up
+    runs = [_timed_run(method, rank, truncation, n, batch, steps) for _ in range(repeats)]
+    per_step = statistics.median(r[0] for r in runs)
+    inside = statistics.median(r[1] for r in runs)
+    return per_step, inside
+
+
+def _label(method: str, rank: int | None, truncation: int | None) -> str:
+    return method + (f" r={rank}" if rank else "") + (f" τ={truncation}" if truncation else "")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and few steps: a smoke test")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    if args.quick:
+        rows = [(m, r, t, 6, 2, 20) for m, r, t in NOTEBOOK_METHODS] + [(*TARGET[:3], 8, 2, 20)]
+        paper = (PAPER[0], 4, PAPER[2], 8, 2, 5)
+    else:
+        rows = [(m, r, t, 24, 16, 400) for m, r, t in NOTEBOOK_METHODS] + [(*TARGET, 400)]
+        paper = (*PAPER, 20)
+    print(f"okcore {okcore.__version__}, numpy {np.__version__}, BLAS on one thread, median of {args.repeats}")
+    print("| method | n | batch | steps/s | ms/step | update ms/step | outside the update |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    shares = {}
+    for method, rank, truncation, n, batch, steps in [*rows, paper]:
+        per_step, inside = measure(method, rank, truncation, n, batch, steps, args.repeats)
+        share = 1.0 - inside / per_step if np.isfinite(inside) else float("nan")
+        shares[(method, rank, n, batch)] = share
+        update = f"{1e3 * inside:.2f}" if np.isfinite(inside) else "-"
+        outside = f"{100 * share:.0f} %" if np.isfinite(share) else "-"
+        print(
+            f"| {_label(method, rank, truncation)} | {n} | {batch} | {1 / per_step:.0f} | {1e3 * per_step:.2f} | "
+            f"{update} | {outside} |"
+        )
+        if (method, rank, truncation, n, batch) == paper[:5] and not args.quick:
+            print(
+                f"\nat the paper's setting: {1000 * per_step:.0f} s per 1000 steps here (one core, float64); the "
+                f"authors report {PAPER_SECONDS_PER_1000[0]}–{PAPER_SECONDS_PER_1000[1]} s per 1000 steps on their GPU"
+            )
+    if not args.quick:
+        share = shares[(TARGET[0], TARGET[1], TARGET[3], TARGET[4])]
+        verdict = "met" if share <= TARGET_SHARE else "NOT met"
+        print(
+            f"target: OK r={TARGET[1]}, n={TARGET[3]}, batch {TARGET[4]} spends at most {100 * TARGET_SHARE:.0f} % "
+            f"of a step outside the update: {100 * share:.0f} %, {verdict}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,127 @@
+"""Run files: one JSON per training run, ``{"config", "log", "final"}``, and the copy-task runs built from a config.
+
+``config`` holds every parameter of the run and the okcore and numpy versions; ``log`` the history records;
+``final`` what the run ended with. Files are written atomically (a temporary file in the same folder, then a
+rename), so an interrupted run never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+import okcore
+from okcore.tasks.copy import CopyTask
+from okcore.train.loop import DEFAULT_LR, TrainResult, check_method, seed_streams, train
+
+__all__ = ["COPY_DEFAULTS", "copy_config", "run_copy", "run_record", "write_json", "load_run", "check_out_path"]
+
+COPY_DEFAULTS: dict = {
+    "task": "copy",
+    "method": "ok",
+    "rank": None,
+    "truncation": None,
+    "hidden": 24,
+    "batch": 16,
+    "steps": 60_000,
+    "seed": 0,
+    "cell": "gated",
+    "lr": DEFAULT_LR,
+    "clip": 1.0,
+    "log_every": 500,
+    "cosine_every": 0,
+}
+
+
+def copy_config(**overrides: object) -> dict:
+    """The full config of a copy-task run: ``COPY_DEFAULTS`` with ``overrides``, checked."""
+    unknown = sorted(set(overrides) - set(COPY_DEFAULTS))
+    if unknown:
+        raise ValueError(f"config: unknown option(s) {', '.join(unknown)}; expected some of {', '.join(COPY_DEFAULTS)}")
+    config = {**COPY_DEFAULTS, **overrides}
+    check_method(config["method"], config["rank"], config["truncation"])
+    return config
+
+
+def run_copy(config: dict, progress: bool = False) -> TrainResult:
+    """Train on the copy task as ``config`` (from :func:`copy_config`) says."""
+    task = CopyTask(config["batch"], seed_streams(config["seed"])["task"])
+    return train(
+        task,
+        config["method"],
+        steps=config["steps"],
+        rank=config["rank"],
+        truncation=config["truncation"],
+        hidden=config["hidden"],
+        cell=config["cell"],
+        lr=config["lr"],
+        clip=config["clip"],
+        seed=config["seed"],
+        log_every=config["log_every"],
+        cosine_every=config["cosine_every"],
+        progress=progress,
+    )
+
+
+def run_record(result: TrainResult, config: dict) -> dict:
+    """The JSON-ready record of a run: config (with versions), log and final."""
+    last = result.history.records[-1] if result.history.records else {}
+    final = {k: v for k, v in last.items() if k != "step"}
+    final.update(
+        steps_done=result.steps_done,
+        seconds=round(result.seconds, 2),
+        stopped=result.stopped,
+    )
+    if result.history.cosines:
+        final["mean_cosine"] = round(float(np.mean([c for _, c in result.history.cosines])), 6)
+    return {
+        "config": {**config, "okcore": okcore.__version__, "numpy": np.__version__},
+        "log": result.history.records,
+        "final": final,
+    }
+
+
+def check_out_path(path: str | os.PathLike) -> Path:
+    """Refuse an output path whose folder is missing or not writable, before any work is done."""
+    out = Path(path)
+    folder = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        raise ValueError(f"--out: expected a file path, got the folder {str(out)!r}")
+    if not folder.is_dir():
+        raise ValueError(f"--out: expected a path in an existing folder, got {str(out)!r} ({str(folder)!r} is missing)")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"--out: expected a writable folder, got {str(out)!r} ({str(folder)!r} is not writable)")
+    return out
+
+
+def write_json(path: str | os.PathLike, record: dict) -> None:
+    """Write ``record`` as JSON atomically (temporary file in the same folder, then rename)."""
+    out = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent if str(out.parent) else ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(record, f, indent=1)
+            f.write("\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_run(path: str | os.PathLike) -> dict:
+    """Read a run file, checking that it has config, log and final."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"path: expected a run file (JSON), got {str(p)!r}, which does not exist")
+    try:
+        record = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"path: expected a run file (JSON), got {str(p)!r}, which is not valid JSON ({err})") from None
+    if not isinstance(record, dict) or not {"config", "log", "final"} <= set(record):
+        raise ValueError(f"path: expected a run file with config, log and final, got {str(p)!r} without them")
+    return record

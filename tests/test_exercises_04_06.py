@@ -1,0 +1,209 @@
+"""The exercises of notebooks 04-06: every reference solution passes its checker, and typical wrong answers are
+rejected with a message that says what is wrong."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from okcore.exercises import check, solution
+
+KEYS = ["04.1", "04.2", "04.3", "04.4", "05.1", "05.2", "05.3"]
+
+
+def _verdict(key, answer, capsys):
+    capsys.readouterr()
+    ok = check(key, answer)
+    return ok, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_reference_solutions_pass(key, capsys):
+    ok, out = _verdict(key, solution(key), capsys)
+    assert ok is True and "correct" in out
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_unanswered_and_malformed(key, capsys):
+    ok, out = _verdict(key, None, capsys)
+    assert ok is False and "not answered" in out
+    ok, out = _verdict(key, "nonsense", capsys)
+    assert ok is False and "not yet" in out
+
+
+# --- 04 ----------------------------------------------------------------------------------------------------
+
+
+def test_04_1_wrong_answers(capsys):
+    signs = np.array(list(itertools.product([-1.0, 1.0], repeat=5)))
+    ok, out = _verdict("04.1", signs.T @ signs, capsys)
+    assert not ok and "divide" in out
+    rng = np.random.default_rng(0)
+    nu = 2.0 * rng.integers(0, 2, size=(200, 5)) - 1
+    ok, out = _verdict("04.1", nu.T @ nu / 200, capsys)
+    assert not ok and "all 2^5" in out
+    ok, out = _verdict("04.1", np.eye(4), capsys)
+    assert not ok and "shape" in out
+
+
+def test_04_2_wrong_answers(capsys):
+    ok, out = _verdict("04.2", lambda n: float(n), capsys)
+    assert not ok and "squared mean" in out
+    ok, out = _verdict("04.2", lambda n: 0.0, capsys)
+    assert not ok and "not zero" in out
+    ok, out = _verdict("04.2", lambda n: n - 2.0, capsys)
+    assert not ok and "Expand" in out
+    ok, _ = _verdict("04.2", 15, capsys)
+    assert not ok
+
+
+def test_04_3_wrong_answers(capsys):
+    ref = solution("04.3")
+    ok, out = _verdict("04.3", lambda a, b, c, n: 1 / ref(a, b, c, n), capsys)
+    assert not ok and "Upside down" in out
+    ok, out = _verdict("04.3", lambda a, b, c, n: ref(a, b, c, 1), capsys)
+    assert not ok and "factor n" in out
+    ok, out = _verdict("04.3", lambda a, b, c, n: ref(a, b, c, n) ** 2, capsys)
+    assert not ok and "square root" in out
+
+
+def _scales(s, theta, xhat, H, D, nu):
+    Hs, nuF = H @ s, np.outer(xhat, nu @ D)
+    return Hs, nuF, np.sqrt(np.linalg.norm(theta) / np.linalg.norm(Hs)), np.sqrt(np.linalg.norm(nuF) / np.sqrt(len(nu)))
+
+
+def test_04_4_wrong_answers(capsys):
+    ref = solution("04.4")
+
+    def no_balancing(s, theta, xhat, H, D, nu):
+        return H @ s + nu, theta + np.outer(xhat, nu @ D)
+
+    ok, out = _verdict("04.4", no_balancing, capsys)
+    assert not ok and "Unbiased" in out and "times the balanced minimum" in out
+
+    def sign_error(s, theta, xhat, H, D, nu):
+        Hs, nuF, rho0, rho1 = _scales(s, theta, xhat, H, D, nu)
+        return rho0 * Hs + rho1 * nu, theta / rho0 - nuF / rho1
+
+    ok, out = _verdict("04.4", sign_error, capsys)
+    assert not ok and "sign error" in out
+
+    def scale_error(s, theta, xhat, H, D, nu):
+        Hs, nuF, rho0, rho1 = _scales(s, theta, xhat, H, D, nu)
+        return rho0 * Hs + rho1 * nu, theta / rho0 + nuF * rho1
+
+    ok, out = _verdict("04.4", scale_error, capsys)
+    assert not ok and "Biased" in out and "multiply to 1" in out
+
+    def without_H(s, theta, xhat, H, D, nu):
+        return ref(s, theta, xhat, np.eye(len(s)), D, nu)
+
+    ok, out = _verdict("04.4", without_H, capsys)
+    assert not ok and "without H" in out
+
+    def transposed(s, theta, xhat, H, D, nu):
+        s_new, theta_new = ref(s, theta, xhat, H, D, nu)
+        return s_new, theta_new.T
+
+    ok, out = _verdict("04.4", transposed, capsys)
+    assert not ok and "Shapes" in out
+
+    def other_split(s, theta, xhat, H, D, nu):
+        s_new, theta_new = ref(s, theta, xhat, H, D, nu)
+        return 2 * s_new, theta_new / 2
+
+    ok, out = _verdict("04.4", other_split, capsys)
+    assert not ok and "split differently" in out
+
+    def skeleton(s, theta, xhat, H, D, nu): ...
+
+    ok, out = _verdict("04.4", skeleton, capsys)
+    assert not ok and "returns None" in out
+
+
+# --- 05 ----------------------------------------------------------------------------------------------------
+
+
+def test_05_1_wrong_answers(capsys):
+    ref = solution("05.1")
+    ok, out = _verdict("05.1", lambda a, b, c, d: 1 / ref(a, b, c, d), capsys)
+    assert not ok and "Upside down" in out
+    ok, out = _verdict("05.1", lambda a, b, c, d: ref(a, b, c, d) ** 2, capsys)
+    assert not ok and "square root" in out
+    ok, out = _verdict("05.1", lambda a, b, c, d: 1.0, capsys)
+    assert not ok and "derivative" in out
+
+
+def _p(u, A, xhat, H, D):
+    HA = H @ A
+    return HA, np.sqrt(np.linalg.norm(HA) / np.linalg.norm(u)), np.sqrt(np.linalg.norm(D) / np.linalg.norm(xhat))
+
+
+def test_05_2_wrong_answers(capsys):
+    ref = solution("05.2")
+
+    def no_balancing(u, A, xhat, H, D, c1, c2):
+        return c1 * u + c2 * xhat, c1 * (H @ A) + c2 * D
+
+    ok, out = _verdict("05.2", no_balancing, capsys)
+    assert not ok and "not balanced" in out and "times the balanced minimum" in out
+
+    def inverted(u, A, xhat, H, D, c1, c2):
+        HA, p1, p2 = _p(u, A, xhat, H, D)
+        return c1 / p1 * u + c2 / p2 * xhat, (c1 * p1) * HA + (c2 * p2) * D
+
+    ok, out = _verdict("05.2", inverted, capsys)
+    assert not ok and "not balanced" in out
+
+    def sign_error(u, A, xhat, H, D, c1, c2):
+        HA, p1, p2 = _p(u, A, xhat, H, D)
+        return c1 * p1 * u + c2 * p2 * xhat, (c1 / p1) * HA - (c2 / p2) * D
+
+    ok, out = _verdict("05.2", sign_error, capsys)
+    assert not ok and "sign error" in out
+
+    def scale_error(u, A, xhat, H, D, c1, c2):
+        HA, p1, p2 = _p(u, A, xhat, H, D)
+        return c1 * p1 * u + c2 * p2 * xhat, (c1 / p1) * HA + (c2 * p2) * D
+
+    ok, out = _verdict("05.2", scale_error, capsys)
+    assert not ok and "must multiply to 1" in out
+
+    def without_H(u, A, xhat, H, D, c1, c2):
+        return ref(u, A, xhat, np.eye(len(H)), D, c1, c2)
+
+    ok, out = _verdict("05.2", without_H, capsys)
+    assert not ok and "without H" in out
+
+    def same_sign(u, A, xhat, H, D, c1, c2):
+        return ref(u, A, xhat, H, D, c1, c1)  # one sign for both terms: the cross terms do not cancel
+
+    ok, out = _verdict("05.2", same_sign, capsys)
+    assert not ok and "Biased" in out
+
+    def transposed(u, A, xhat, H, D, c1, c2):
+        u_new, A_new = ref(u, A, xhat, H, D, c1, c2)
+        return u_new, A_new.T
+
+    ok, out = _verdict("05.2", transposed, capsys)
+    assert not ok and "Shapes" in out
+
+    def other_split(u, A, xhat, H, D, c1, c2):
+        u_new, A_new = ref(u, A, xhat, H, D, c1, c2)
+        return 3 * u_new, A_new / 3
+
+    ok, out = _verdict("05.2", other_split, capsys)
+    assert not ok and "split differently" in out
+
+
+def test_05_3_wrong_answers(capsys):
+    ok, out = _verdict("05.3", 0, capsys)
+    assert not ok and "does grow" in out
+    ok, out = _verdict("05.3", 2, capsys)
+    assert not ok and "Too fast" in out
+    ok, out = _verdict("05.3", 0.5, capsys)
+    assert not ok and "Compare" in out
+    ok, _ = _verdict("05.3", 1.1, capsys)
+    assert ok

@@ -1,0 +1,165 @@
+"""The checkers of notebooks 07-09: each reference solution passes, and deliberately wrong answers are rejected
+with the message that says what is wrong."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from okcore.demos import ksums
+from okcore.exercises import check, registered, solution
+from okcore.lowrank import mixing_coefficients
+
+
+def verdict(key: str, answer: object, capsys: pytest.CaptureFixture) -> tuple[bool, str]:
+    ok = check(key, answer)
+    return ok, capsys.readouterr().out
+
+
+# --- 07 -------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["07.1", "07.2", "07.3", "07.4", "07.5"])
+def test_07_reference_solutions_pass(key, capsys):
+    ok, out = verdict(key, solution(key), capsys)
+    assert ok and "correct" in out
+
+
+def test_07_unanswered(capsys):
+    ok, out = verdict("07.1", None, capsys)
+    assert "07.1" in registered()
+    assert not ok and "not answered" in out
+
+
+def _mix_two_smallest(sigma):
+    sigma = np.asarray(sigma)
+    mix = np.zeros(sigma.size, dtype=bool)
+    mix[np.argsort(sigma, kind="stable")[:2]] = True
+    return ~mix, mix
+
+
+def _mix_all(sigma):
+    n = np.asarray(sigma).size
+    return np.zeros(n, dtype=bool), np.ones(n, dtype=bool)
+
+
+def _strict_rule(sigma):
+    """The rule with < instead of <=: wrong exactly where the test holds with equality."""
+    sigma = np.asarray(sigma, dtype=float)
+    N = sigma.size
+    order = np.argsort(-sigma, kind="stable")
+    s = sigma[order]
+    tail = np.cumsum(s[::-1])[::-1]
+    q = next((j for j in range(N - 1) if (N - 1 - j) * s[j] < tail[j]), N - 2)
+    keep = np.zeros(N, dtype=bool)
+    keep[order[:q]] = True
+    return keep, ~keep
+
+
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (_mix_two_smallest, "mixing more values is possible"),
+        (_mix_all, "infeasible"),
+        (_strict_rule, "rule uses <="),
+        (lambda s: (np.ones(len(s), dtype=bool), np.zeros(len(s), dtype=bool)), "at least two are mixed"),
+        (lambda s: (np.ones(len(s), dtype=bool), np.ones(len(s), dtype=bool)), "complementary"),
+        (lambda s: None, "returned None"),
+        (lambda s: (np.ones(len(s) + 1, dtype=bool),) * 2, "shape"),
+    ],
+)
+def test_07_1_rejects(wrong, message, capsys):
+    ok, out = verdict("07.1", wrong, capsys)
+    assert not ok and message in out
+
+
+@pytest.mark.parametrize(
+    "answer, message",
+    [([1.0, 0.0, 0.0, 0.0], "σ_1 = 2 is kept"), (-solution("07.2"), "Up to sign"), (np.zeros(3), "shape (4,)")],
+)
+def test_07_2_rejects(answer, message, capsys):
+    ok, out = verdict("07.2", answer, capsys)
+    assert not ok and message in out
+
+
+def _singular_terms_r1(u, A, H, xhat, D):
+    HA = H @ A
+    Qv, Rv = np.linalg.qr(np.stack([u, xhat], axis=1))
+    QM, RM = np.linalg.qr(np.stack([HA.ravel(), D.ravel()], axis=1))
+    U, sig, Vt = np.linalg.svd(Rv @ RM.T)
+    return Qv @ U, (QM @ Vt.T).T.reshape(2, *D.shape), sig
+
+
+def _code_split_r1(u, A, H, xhat, D, s):
+    """The released code's split at r = 1: coefficients (1, −1) on ũ and (σ_1, −σ_2) on Ã."""
+    u_t, A_t, sig = _singular_terms_r1(u, A, H, xhat, D)
+    return u_t @ (s * [1.0, -1.0]), np.tensordot(s * [sig[0], -sig[1]], A_t, axes=1)
+
+
+def _kf_step(u, A, H, xhat, D, s):
+    """KF-RTRL's balanced update in the original basis: unbiased, not optimal."""
+    return ksums.kf_merge(u, H @ A, xhat, D, s[0], s[1])
+
+
+def _signs_on_u_only(u, A, H, xhat, D, s):
+    ref = solution("07.3")
+    return ref(u, A, H, xhat, D, s)[0], ref(u, A, H, xhat, D, np.ones(2))[1]
+
+
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (_code_split_r1, "released code's split"),
+        (_kf_step, "times the optimum"),
+        (_signs_on_u_only, "The average is 0"),
+        (lambda u, A, H, xhat, D, s: solution("07.3")(u, A, H, xhat, D, np.ones(2)), "does not depend on the signs"),
+        (lambda u, A, H, xhat, D, s: tuple(x[None] for x in solution("07.3")(u, A, H, xhat, D, s)), "shapes"),
+        (lambda u, A, H, xhat, D, s: None, "returned None"),
+        ("not a function", "Give a function"),
+    ],
+)
+def test_07_3_rejects(wrong, message, capsys):
+    ok, out = verdict("07.3", wrong, capsys)
+    assert not ok and message in out
+
+
+def _truncated_svd(u, A, H, xhat, D, s):
+    """Keep the r largest singular terms exactly, drop the last: deterministic and biased."""
+    r = u.shape[0]
+    HA = np.einsum("ab,jbq->jaq", H, A)
+    Qv, Rv = np.linalg.qr(np.concatenate([u, xhat[None]]).T)
+    QM, RM = np.linalg.qr(np.concatenate([HA, D[None]]).reshape(r + 1, -1).T)
+    U, sig, Vt = np.linalg.svd(Rv @ RM.T)
+    root = np.sqrt(sig[:r])
+    return root[:, None] * (Qv @ U).T[:r], root[:, None, None] * (QM @ Vt.T).T.reshape(r + 1, *D.shape)[:r]
+
+
+def _code_split(u, A, H, xhat, D, s):
+    """The released code's split at general r."""
+    r = u.shape[0]
+    HA = np.einsum("ab,jbq->jaq", H, A)
+    Qv, Rv = np.linalg.qr(np.concatenate([u, xhat[None]]).T)
+    QM, RM = np.linalg.qr(np.concatenate([HA, D[None]]).reshape(r + 1, -1).T)
+    U, sig, Vt = np.linalg.svd(Rv @ RM.T)
+    R_s = mixing_coefficients(sig) * s
+    u_t, A_t = (Qv @ U).T, (QM @ Vt.T).T.reshape(r + 1, *D.shape)
+    return (R_s / np.sqrt(sig)) @ u_t, np.tensordot(R_s * np.sqrt(sig), A_t, axes=1)
+
+
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (_truncated_svd, "Biased"),
+        (_code_split, "released code's split"),
+        (lambda u, A, H, xhat, D, s: solution("07.3")(u[0], A[0], H, xhat, D, s[:2]), "shapes"),
+    ],
+)
+def test_07_4_rejects(wrong, message, capsys):
+    ok, out = verdict("07.4", wrong, capsys)
+    assert not ok and message in out
+
+
+@pytest.mark.parametrize("answer, message", [("a", "Not what happens"), ("b", "Not what happens"), ("d", "one letter")])
+def test_07_5_rejects(answer, message, capsys):
+    ok, out = verdict("07.5", answer, capsys)
+    assert not ok and message in out
