@@ -348,8 +348,7 @@ def sample(
         )
     n_chars = check_positive_int("n_chars", n_chars)
     temperature = check_positive_float("temperature", temperature)
-    rng = np.random.default_rng(rng) if isinstance(rng, int) and not isinstance(rng, bool) else rng
-    check_rng("rng", rng)
+    rng = check_rng("rng", rng)
     if not isinstance(prompt, str):
         raise TypeError(f"prompt: expected a string, got {type(prompt).__name__}")
     start = prompt or ("\n" if "\n" in vocab.chars else vocab.chars[0])
