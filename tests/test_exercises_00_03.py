@@ -96,7 +96,7 @@ def test_00_bias_fixed_point_is_where_sgd_settles():
     ],
 )
 def test_01_memoryless_bits_wrong_values(wrong, message, capsys):
-    ok, out = verdict("01.2", wrong, capsys)
+    ok, out = verdict("01.1", wrong, capsys)
     assert ok is False and message in out
 
 
@@ -105,7 +105,7 @@ def test_01_memoryless_bits_matches_the_notebook_problem():
 
     p = delayed_recall_problem()
     assert nb01._PROBLEM == {"T": p.T, "delay": p.delay, "n_symbols": p.cell.n_in}
-    assert solution("01.2") == pytest.approx(32 * 2.0)
+    assert solution("01.1") == pytest.approx(32 * 2.0)
 
 
 def test_01_truncation_neighbours_fail(capsys):
@@ -143,7 +143,7 @@ def _wrong_back_steps():
 
 @pytest.mark.parametrize(("wrong", "message"), _wrong_back_steps(), ids=lambda x: getattr(x, "__name__", ""))
 def test_01_back_step_wrong_answers(wrong, message, capsys):
-    ok, out = verdict("01.1", wrong, capsys)
+    ok, out = verdict("01.2", wrong, capsys)
     assert ok is False and message in out
 
 
