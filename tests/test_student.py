@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -126,17 +127,20 @@ def printed(cell) -> str:
     return "".join(parts)
 
 
-@pytest.mark.timeout(CELL_TIMEOUT * 2)
+@pytest.mark.timeout(CELL_TIMEOUT * 2 + 60)
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
-def test_workbook_edition_runs_top_to_bottom(edition, notebook):
-    """Run from the notebooks/ folder (its working directory in Lab); nbclient fails on the first error."""
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(edition / notebook.name, as_version=4)
-    client = NotebookClient(
-        nb, timeout=CELL_TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK_DIR)}}
-    )
-    client.execute()
+def test_workbook_edition_runs_top_to_bottom(tmp_path, notebook):
+    """Run in its own process (as `make student` users would run it), from notebooks/, the notebooks' working
+    directory; the run fails at the first error. Unanswered exercises must say "not yet", never "correct"."""
+    executed = tmp_path / "executed"
+    cmd = [sys.executable, str(ROOT / "tools" / "student.py"), "--out", str(tmp_path / "student")]
+    cmd += ["--executed", str(executed), "--timeout", str(CELL_TIMEOUT), str(notebook)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=CELL_TIMEOUT * 2)
+    except subprocess.TimeoutExpired as err:
+        pytest.fail(f"the student edition of {notebook.name} did not finish in {err.timeout:.0f} s")
+    assert proc.returncode == 0, f"the student edition of {notebook.name} failed:\n{proc.stdout}\n{proc.stderr[-5000:]}"
+    nb = nbformat.read(executed / notebook.name, as_version=4)
     exercises = [cell for cell in nb.cells if cell.cell_type == "code" and has_tag(cell, "exercise")]
     verdicts = [printed(cell) for cell in exercises]
     for cell, text in zip(exercises, verdicts, strict=True):
