@@ -6,6 +6,7 @@
 #   make execute  re-execute the notebooks in order and save their outputs in place
 #   make bench    run the estimator benchmarks
 #   make data     regenerate the cached runs in data/ (long: see data/README.md; FORCE=1 redoes existing files)
+#   make book     build the workbook as a static website that reads offline, in build/book
 #   make clean    remove caches and build files (make distclean also removes .venv)
 #
 # Everything is installed into .venv; nothing is installed or registered outside this folder.
@@ -26,10 +27,10 @@ NB_TIMEOUT ?= 600
 NBVAL_FLAGS := --nbval --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env
 PYTEST_FLAGS := -p no:cacheprovider
 
-.PHONY: help lab run execute test bench data data-copy clean distclean venv chromium
+.PHONY: help lab run execute test bench data data-copy book clean distclean venv chromium npm
 
 help:
-	@sed -n '3,9p' Makefile | sed 's/^#//'
+	@sed -n '3,10p' Makefile | sed 's/^#//'
 
 # --- the virtual environment --------------------------------------------------------------------------
 
@@ -115,6 +116,27 @@ data: data-copy
 data-copy: $(VENV)/.stamp-base
 	OPENBLAS_NUM_THREADS=1 $(VPY) -m okcore.experiments copy --jobs 2 $(if $(FORCE),--force)
 
+# --- the book and the student edition ------------------------------------------------------------------
+
+BOOK_DIR := build/book
+STUDENT_DIR := student
+BOOK_JS := tools/book
+
+# The book's JavaScript (MathJax, require.js, the widget renderer) comes from the npm registry, pinned by
+# tools/book/package-lock.json. npm is Node's package manager: on Debian `apt-get install nodejs npm`.
+npm:
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "error: the book needs npm to install its JavaScript. On Debian/Ubuntu: apt-get install nodejs npm" >&2; \
+	  exit 1; }
+
+$(BOOK_JS)/node_modules/.stamp: $(BOOK_JS)/package.json $(BOOK_JS)/package-lock.json | npm
+	npm ci --prefix $(BOOK_JS) --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Renders the stored outputs of every notebook; executes nothing.
+book: $(VENV)/.stamp-base $(BOOK_JS)/node_modules/.stamp
+	$(VENV_PATH) $(VPY) tools/book/build.py --out $(BOOK_DIR)
+
 # --- checks -------------------------------------------------------------------------------------------
 
 # The browser test drives Debian's Chromium. As root with apt-get at hand it is installed when missing;
@@ -129,7 +151,7 @@ chromium:
 	  echo "error: the browser test needs Chromium: sudo apt-get install chromium" >&2; exit 1; \
 	fi
 
-test: $(VENV)/.stamp-test chromium
+test: $(VENV)/.stamp-test chromium $(BOOK_JS)/node_modules/.stamp
 	@echo "== ruff =="
 	$(VPY) -m ruff check .
 	$(VPY) -m ruff format --check .
@@ -141,9 +163,9 @@ test: $(VENV)/.stamp-test chromium
 # --- cleaning -----------------------------------------------------------------------------------------
 
 clean:
-	rm -rf build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf build dist $(STUDENT_DIR) *.egg-info .pytest_cache .ruff_cache
 	find . -path ./$(VENV) -prune -o \( -name __pycache__ -o -name .ipynb_checkpoints \) -type d -print0 \
 	  | xargs -0 rm -rf
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(BOOK_JS)/node_modules

@@ -15,7 +15,6 @@ from okcore.approx import KFRTRL, UORO, kf_step_variance  # noqa: E402
 from okcore.demos import kf as kfd  # noqa: E402
 from okcore.demos import kronecker as kr  # noqa: E402
 from okcore.demos import uoro as ud  # noqa: E402
-from okcore.exercises import check, solution  # noqa: E402
 from okcore.noise import measure_noise  # noqa: E402
 
 
@@ -283,55 +282,3 @@ def test_kf_plot_draws(kf_setup):
     ax = kfd.plot_step_variance(u, A, step)
     assert len(ax.lines) == 2
     plt.close("all")
-
-
-# --- exercises -------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("key", ["05.1", "05.2"])
-def test_reference_solutions_pass(key, capsys):
-    assert check(key, solution(key)) is True
-    assert "correct" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("key", ["05.1", "05.2"])
-def test_unanswered_and_malformed(key):
-    assert check(key, None) is False
-    assert check(key, "nonsense") is False
-
-
-def _verdict(key, answer, capsys):
-    ok = check(key, answer)
-    return ok, capsys.readouterr().out
-
-
-def test_05_1_wrong_answers(capsys):
-    ref = solution("05.1")
-    ok, out = _verdict("05.1", lambda a, b, c, d: 1 / ref(a, b, c, d), capsys)
-    assert not ok and "Upside down" in out
-    ok, out = _verdict("05.1", lambda a, b, c, d: ref(a, b, c, d) ** 2, capsys)
-    assert not ok and "square root" in out
-    ok, _ = _verdict("05.1", lambda a, b, c, d: 1.0, capsys)
-    assert not ok
-
-
-def test_05_2_wrong_answers(capsys):
-    def unbalanced(u, HA, xhat, D, c1, c2):
-        return c1 * u + c2 * xhat, c1 * HA + c2 * D
-
-    ok, out = _verdict("05.2", unbalanced, capsys)
-    assert not ok and "not balanced" in out
-
-    def biased(u, HA, xhat, D, c1, c2):
-        return c1 * u + c2 * xhat, HA + D
-
-    ok, out = _verdict("05.2", biased, capsys)
-    assert not ok and "Not unbiased" in out
-
-    def inverted(u, HA, xhat, D, c1, c2):
-        p1 = np.sqrt(np.linalg.norm(u) / np.linalg.norm(HA))
-        p2 = np.sqrt(np.linalg.norm(xhat) / np.linalg.norm(D))
-        return c1 * p1 * u + c2 * p2 * xhat, (c1 / p1) * HA + (c2 / p2) * D
-
-    ok, out = _verdict("05.2", inverted, capsys)
-    assert not ok and "not balanced" in out

@@ -9,7 +9,7 @@ import pytest
 from okcore.demos.truncation import delayed_recall_problem
 from okcore.exercises import check, registered, show_solution, solution
 
-KEYS = ["00.1", "00.2", "01.1", "01.2", "01.3", "02.1", "02.2", "03.1", "03.2", "03.3", "03.4"]
+KEYS = ["00.1", "00.2", "00.3", "01.1", "01.2", "01.3", "02.1", "02.2", "03.1", "03.2", "03.3", "03.4"]
 
 
 def verdict(key, answer, capsys):
@@ -61,6 +61,29 @@ def test_00_wrong_values(key, wrong, message, capsys):
     assert ok is False and message in out
 
 
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (lambda b: b, "Wrong sign"),
+        (lambda b: 0 * b, "does not average out"),
+        (lambda b: -0.1 * b, "does not depend on η"),
+        (lambda b: b[:1], "same shape as b"),
+        (lambda b: b**2, "Solve w = w − η(w + b)"),
+    ],
+)
+def test_00_bias_fixed_point_wrong_answers(wrong, message, capsys):
+    ok, out = verdict("00.3", wrong, capsys)
+    assert ok is False and message in out
+
+
+def test_00_bias_fixed_point_is_where_sgd_settles():
+    b = np.array([0.5, -1.0, 0.25])
+    w = np.zeros(3)
+    for _ in range(2000):
+        w = w - 0.05 * (w + b)
+    assert np.allclose(w, solution("00.3")(b), atol=1e-12)
+
+
 # --- 01 -------------------------------------------------------------------------------------------------------
 
 
@@ -73,7 +96,7 @@ def test_00_wrong_values(key, wrong, message, capsys):
     ],
 )
 def test_01_memoryless_bits_wrong_values(wrong, message, capsys):
-    ok, out = verdict("01.2", wrong, capsys)
+    ok, out = verdict("01.1", wrong, capsys)
     assert ok is False and message in out
 
 
@@ -82,7 +105,7 @@ def test_01_memoryless_bits_matches_the_notebook_problem():
 
     p = delayed_recall_problem()
     assert nb01._PROBLEM == {"T": p.T, "delay": p.delay, "n_symbols": p.cell.n_in}
-    assert solution("01.2") == pytest.approx(32 * 2.0)
+    assert solution("01.1") == pytest.approx(32 * 2.0)
 
 
 def test_01_truncation_neighbours_fail(capsys):
@@ -120,7 +143,7 @@ def _wrong_back_steps():
 
 @pytest.mark.parametrize(("wrong", "message"), _wrong_back_steps(), ids=lambda x: getattr(x, "__name__", ""))
 def test_01_back_step_wrong_answers(wrong, message, capsys):
-    ok, out = verdict("01.1", wrong, capsys)
+    ok, out = verdict("01.2", wrong, capsys)
     assert ok is False and message in out
 
 

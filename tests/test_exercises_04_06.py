@@ -10,7 +10,7 @@ import pytest
 
 from okcore.exercises import check, solution
 
-KEYS = ["04.1", "04.2", "04.3", "04.4"]
+KEYS = ["04.1", "04.2", "04.3", "04.4", "05.1", "05.2", "05.3"]
 
 
 def _verdict(key, answer, capsys):
@@ -121,3 +121,127 @@ def test_04_4_wrong_answers(capsys):
 
     ok, out = _verdict("04.4", skeleton, capsys)
     assert not ok and "returns None" in out
+
+
+# --- 05 ----------------------------------------------------------------------------------------------------
+
+
+def test_05_1_wrong_answers(capsys):
+    ref = solution("05.1")
+    ok, out = _verdict("05.1", lambda a, b, c, d: 1 / ref(a, b, c, d), capsys)
+    assert not ok and "Upside down" in out
+    ok, out = _verdict("05.1", lambda a, b, c, d: ref(a, b, c, d) ** 2, capsys)
+    assert not ok and "square root" in out
+    ok, out = _verdict("05.1", lambda a, b, c, d: 1.0, capsys)
+    assert not ok and "derivative" in out
+
+
+def _p(u, A, xhat, H, D):
+    HA = H @ A
+    return HA, np.sqrt(np.linalg.norm(HA) / np.linalg.norm(u)), np.sqrt(np.linalg.norm(D) / np.linalg.norm(xhat))
+
+
+def test_05_2_wrong_answers(capsys):
+    ref = solution("05.2")
+
+    def no_balancing(u, A, xhat, H, D, c1, c2):
+        return c1 * u + c2 * xhat, c1 * (H @ A) + c2 * D
+
+    ok, out = _verdict("05.2", no_balancing, capsys)
+    assert not ok and "not balanced" in out and "times the balanced minimum" in out
+
+    def inverted(u, A, xhat, H, D, c1, c2):
+        HA, p1, p2 = _p(u, A, xhat, H, D)
+        return c1 / p1 * u + c2 / p2 * xhat, (c1 * p1) * HA + (c2 * p2) * D
+
+    ok, out = _verdict("05.2", inverted, capsys)
+    assert not ok and "not balanced" in out
+
+    def sign_error(u, A, xhat, H, D, c1, c2):
+        HA, p1, p2 = _p(u, A, xhat, H, D)
+        return c1 * p1 * u + c2 * p2 * xhat, (c1 / p1) * HA - (c2 / p2) * D
+
+    ok, out = _verdict("05.2", sign_error, capsys)
+    assert not ok and "sign error" in out
+
+    def scale_error(u, A, xhat, H, D, c1, c2):
+        HA, p1, p2 = _p(u, A, xhat, H, D)
+        return c1 * p1 * u + c2 * p2 * xhat, (c1 / p1) * HA + (c2 * p2) * D
+
+    ok, out = _verdict("05.2", scale_error, capsys)
+    assert not ok and "must multiply to 1" in out
+
+    def without_H(u, A, xhat, H, D, c1, c2):
+        return ref(u, A, xhat, np.eye(len(H)), D, c1, c2)
+
+    ok, out = _verdict("05.2", without_H, capsys)
+    assert not ok and "without H" in out
+
+    def same_sign(u, A, xhat, H, D, c1, c2):
+        return ref(u, A, xhat, H, D, c1, c1)  # one sign for both terms: the cross terms do not cancel
+
+    ok, out = _verdict("05.2", same_sign, capsys)
+    assert not ok and "Biased" in out
+
+    def transposed(u, A, xhat, H, D, c1, c2):
+        u_new, A_new = ref(u, A, xhat, H, D, c1, c2)
+        return u_new, A_new.T
+
+    ok, out = _verdict("05.2", transposed, capsys)
+    assert not ok and "Shapes" in out
+
+    def other_split(u, A, xhat, H, D, c1, c2):
+        u_new, A_new = ref(u, A, xhat, H, D, c1, c2)
+        return 3 * u_new, A_new / 3
+
+    ok, out = _verdict("05.2", other_split, capsys)
+    assert not ok and "split differently" in out
+
+
+def test_05_3_wrong_answers(capsys):
+    ok, out = _verdict("05.3", 0, capsys)
+    assert not ok and "does grow" in out
+    ok, out = _verdict("05.3", 2, capsys)
+    assert not ok and "Too fast" in out
+    ok, out = _verdict("05.3", 0.5, capsys)
+    assert not ok and "Compare" in out
+    ok, _ = _verdict("05.3", 1.1, capsys)
+    assert ok
+
+
+# --- 06 ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["06.1", "06.2", "06.3"])
+def test_06_reference_solutions_pass(key, capsys):
+    ok, out = _verdict(key, solution(key), capsys)
+    assert ok is True and "correct" in out
+
+
+def test_06_2_wrong_answer_names_the_term(capsys):
+    alpha = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])  # c_3 = 2
+    ok, out = _verdict("06.2", (alpha, alpha), capsys)
+    assert not ok and "linearly independent" in out and "term(s) 3" in out
+
+
+def test_06_3_wrong_answers(capsys):
+    h = 1.0 / np.sqrt(2.0)
+    every_one = np.array([[1.0, 0.0, h], [0.0, 1.0, h]])  # c = (1, 1, 1): unbiased, but not what is asked
+    ok, out = _verdict("06.3", (every_one, every_one), capsys)
+    assert not ok and "every c_i" in out
+    drops_term = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # c = (1, 1, 0): c_1 + c_3 = 1, biased
+    ok, out = _verdict("06.3", (drops_term, drops_term), capsys)
+    assert not ok and "Not unbiased" in out and "c_1 + c_3" in out
+    ok, out = _verdict("06.3", (np.ones((3, 3)), np.ones((3, 3))), capsys)
+    assert not ok and "shape" in out
+    ok, out = _verdict("06.3", "alpha", capsys)
+    assert not ok
+
+
+def test_06_3_instance_has_dependent_terms():
+    from okcore.exercises.nb06 import repeated_instance
+
+    v, M, P = repeated_instance()
+    terms = np.einsum("jp,jaq->japq", v, M)
+    assert np.allclose(terms.sum(axis=0), P)
+    assert np.linalg.matrix_rank(terms.reshape(3, -1)) == 2

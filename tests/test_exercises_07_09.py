@@ -163,3 +163,49 @@ def test_07_4_rejects(wrong, message, capsys):
 def test_07_5_rejects(answer, message, capsys):
     ok, out = verdict("07.5", answer, capsys)
     assert not ok and message in out
+
+
+# --- 08 -------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["08.1", "08.2"])
+def test_08_reference_solutions_pass(key, capsys):
+    ok, out = verdict(key, solution(key), capsys)
+    assert ok and "correct" in out
+
+
+def _full_norm(Y, P, r):
+    return float(np.sum(Y * P)) ** 2 / float(np.sum(Y * Y)) - float(np.sum(P * P))
+
+
+def _no_minus(Y, P, r):
+    s = np.linalg.svd(Y, compute_uv=False)
+    return float(np.sum(Y * P)) ** 2 / float(np.sum(s[:r] ** 2))
+
+
+def _clipped(Y, P, r):
+    s = np.linalg.svd(Y, compute_uv=False)
+    return max(float(np.sum(Y * P)), 0.0) ** 2 / float(np.sum(s[:r] ** 2)) - float(np.sum(P * P))
+
+
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (_full_norm, "‖Y‖²_(r)"),
+        (_no_minus, "subtract"),
+        (_clipped, "square ⟨Y, P⟩ as it is"),
+        (lambda Y, P, r: 0.0, "expected"),
+        (3.0, "Give a function"),
+    ],
+)
+def test_08_1_rejects(wrong, message, capsys):
+    ok, out = verdict("08.1", wrong, capsys)
+    assert not ok and message in out
+
+
+@pytest.mark.parametrize(
+    "answer, message", [(0.4, "Write the rule"), (0.6, "Write the rule"), (1.5, "(0, 1]"), ("0.5", "one number")]
+)
+def test_08_2_rejects(answer, message, capsys):
+    ok, out = verdict("08.2", answer, capsys)
+    assert not ok and message in out

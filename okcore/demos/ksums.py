@@ -296,8 +296,10 @@ def kf_avg_scheme(v: object, M: object) -> Scheme:
 def sign_mixing_scheme(v: object, M: object, alpha: object, beta: object, name: str = "sign mixing") -> Scheme:
     """Random sign mixing: u'_j = Σ_i s_i α_ji v_i, A'_j = Σ_i s_i β_ji M_i with one sign s_i per term.
 
-    The result is Σ_{i,i'} s_i s_i' (Σ_j α_ji β_ji') v_i ⊗ M_i', so the scheme is unbiased exactly when
-    Σ_j α_ji β_ji = 1 for every i (the cross terms i ≠ i' have mean zero). ``alpha``, ``beta``: (r, r+1).
+    The result is Σ_{i,i'} s_i s_i' (Σ_j α_ji β_ji') v_i ⊗ M_i'; the cross terms i ≠ i' have mean zero, so its mean
+    is Σ_i c_i v_i ⊗ M_i with c_i = Σ_j α_ji β_ji. It is unbiased when every c_i = 1, and, if the r + 1 terms
+    v_i ⊗ M_i are linearly independent (P of Kronecker rank r + 1), only then; with dependent terms (a zero or a
+    repeated term) other coefficients can be unbiased too. ``alpha``, ``beta``: (r, r+1).
     """
     v_arr, M_arr = _check_terms(v, M)
     N = v_arr.shape[0]

@@ -10,10 +10,12 @@ Proof of the bound E‖X − P‖²_F >= minimal_variance(σ(P)):
 1. E‖X − P‖² = E‖X‖² − ‖P‖² (expand; E⟨X, P⟩ = ‖P‖²).
 2. ⟨M, X⟩ <= Σ_i σ_i(M) σ_i(X) (von Neumann's trace inequality), and X has at most r non-zero σ_i(X), so by
    Cauchy–Schwarz ⟨M, X⟩ <= ‖M‖_(r) ‖X‖_F with ‖M‖²_(r) = Σ_{i<=r} σ_i(M)².
-3. Taking expectations, ⟨M, P⟩ <= ‖M‖_(r) E‖X‖ <= ‖M‖_(r) (E‖X‖²)^{1/2}: E‖X‖² >= ⟨M, P⟩² / ‖M‖²_(r) for
-   every M.
+3. Taking expectations, ⟨M, P⟩ <= ‖M‖_(r) E‖X‖ <= ‖M‖_(r) (E‖X‖²)^{1/2}. Squaring needs ⟨M, P⟩ >= 0; for
+   ⟨M, P⟩ < 0 the same line for −M gives the same squared bound, so E‖X‖² >= ⟨M, P⟩² / ‖M‖²_(r) for every M with
+   ‖M‖_(r) > 0.
 4. The choice M = Σ_{i<=q} σ_i a_i b_iᵀ + μ Σ_{i>q} a_i b_iᵀ (P = Σ σ_i a_i b_iᵀ, μ = S/(r−q), q from the keep/mix
-   rule) gives ‖M‖²_(r) = ⟨M, P⟩ = Σ_{i<=q} σ_i² + S²/(r−q), hence the bound.
+   rule) gives ‖M‖²_(r) = ⟨M, P⟩ = Σ_{i<=q} σ_i² + S²/(r−q), hence the bound. (For q >= 1 the rule gives μ < σ_q,
+   so the r largest singular values of M are σ_1..σ_q and r−q copies of μ; for q = 0 they are r copies of μ.)
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
-"""Exercises of notebook 00 (start here): warm-ups on the notation."""
+"""Exercises of notebook 00 (start here): warm-ups on the notation, and where SGD with a biased gradient settles."""
 
 from __future__ import annotations
 
 import numbers
 from typing import Any
+
+import numpy as np
 
 from okcore.exercises import exercise
 
@@ -68,3 +70,40 @@ def _check_shape(answer: Any) -> tuple[bool, str]:
     if sorted(got) == sorted(want):
         return False, "The right sizes in the wrong order: batch first, then the state, then W's two axes."
     return False, "G[b, a, p, q] = ∂h_t[b, a]/∂W[p, q]: one axis for the batch, one for h, two for W."
+
+
+def _reference_fixed_point() -> Any:
+    def settle(b: np.ndarray) -> np.ndarray:
+        # w ← w − η (w + b) stops moving where the step is zero, w + b = 0, whatever the learning rate η.
+        return -np.asarray(b, dtype=float)
+
+    return settle
+
+
+@exercise("00.3", "where SGD with a constant bias settles", _reference_fixed_point)
+def _check_fixed_point(answer: Any) -> tuple[bool, str]:
+    if not callable(answer):
+        return False, "Give a function settle(b) that returns the point w where SGD settles (same shape as b)."
+    rng = np.random.default_rng()  # fresh biases at every check
+    for size in (2, 3, 5):
+        b = rng.standard_normal(size)
+        result = answer(b.copy())
+        if result is None:
+            return False, "settle(b) returned None: does it end with return?"
+        got = np.asarray(result, dtype=float)
+        if got.shape != b.shape:
+            return False, f"settle(b) should return a point of the same shape as b, {b.shape}; got shape {got.shape}."
+        if np.allclose(got, -b, rtol=1e-9, atol=1e-12):
+            continue
+        if np.allclose(got, b, rtol=1e-9, atol=1e-12):
+            return False, "Wrong sign: at the fixed point the step η(w + b) is zero."
+        if np.allclose(got, 0.0, atol=1e-12):
+            return False, (
+                "The bias does not average out: it pushes w the same way at every step. "
+                "Where is the step η(w + b) zero?"
+            )
+        scale = float(got @ -b) / float(b @ b)
+        if np.allclose(got, -scale * b, rtol=1e-9, atol=1e-12):
+            return False, "Right direction, wrong distance: the point where the step vanishes does not depend on η."
+        return False, "Solve w = w − η(w + b) for w."
+    return True, ""

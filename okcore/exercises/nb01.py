@@ -1,4 +1,4 @@
-"""Exercises of notebook 01 (RNNs and BPTT): the backward step, the loss in bits, the truncation needed."""
+"""Exercises of notebook 01 (RNNs and BPTT): the loss in bits, the backward step, the truncation needed."""
 
 from __future__ import annotations
 
@@ -12,7 +12,36 @@ from okcore.cells import TanhCell
 from okcore.demos.truncation import delayed_recall_problem, truncation_bias
 from okcore.exercises import exercise
 
-# --- 01.1: one step of the δ recursion for the tanh cell -----------------------------------------------------
+# --- 01.1: the loss of a predictor without memory -------------------------------------------------------------
+
+_PROBLEM = {"T": 40, "delay": 8, "n_symbols": 4}
+
+
+def _reference_memoryless_bits() -> float:
+    # No loss while the target is surely blank (t < delay); afterwards a uniform guess among the n_symbols
+    # symbols costs log2(n_symbols) bits per step.
+    T, delay, n_symbols = _PROBLEM["T"], _PROBLEM["delay"], _PROBLEM["n_symbols"]
+    return (T - delay) * np.log2(n_symbols)
+
+
+@exercise("01.1", "the best loss without memory, in bits", _reference_memoryless_bits)
+def _check_memoryless_bits(answer: Any) -> tuple[bool, str]:
+    if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
+        return False, "Give one number: the expected total loss in bits."
+    T, delay, n_symbols = _PROBLEM["T"], _PROBLEM["delay"], _PROBLEM["n_symbols"]
+    want = _reference_memoryless_bits()
+    if abs(answer - want) <= 1e-9 * want:
+        return True, ""
+    if abs(answer - want * np.log(2.0)) <= 1e-9 * want:
+        return False, "That is the loss in nats; divide by ln 2 for bits."
+    if abs(answer - (T - delay) * np.log2(n_symbols + 1)) <= 1e-9 * want:
+        return False, "After the first steps the blank class never occurs again: the guess is over the symbols."
+    if abs(answer - T * np.log2(n_symbols)) <= 1e-9 * want or abs(answer - T * np.log2(n_symbols + 1)) <= 1e-9 * want:
+        return False, f"For the first {delay} steps the target is surely blank, which costs nothing."
+    return False, "Count the steps whose target is unknown and the bits each costs."
+
+
+# --- 01.2: one step of the δ recursion for the tanh cell -----------------------------------------------------
 
 
 def _reference_back_step() -> Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]:
@@ -37,7 +66,7 @@ def _back_step_cases(count: int = 4) -> list[tuple[np.ndarray, np.ndarray, np.nd
     return cases
 
 
-@exercise("01.1", "one backward step of the tanh cell", _reference_back_step)
+@exercise("01.2", "one backward step of the tanh cell", _reference_back_step)
 def _check_back_step(answer: Any) -> tuple[bool, str]:
     if not callable(answer):
         return False, "Give a function back_step(delta, h, W, n_in) returning δ H_t."
@@ -57,35 +86,6 @@ def _check_back_step(answer: Any) -> tuple[bool, str]:
             return False, "h is already tanh(z): the derivative is 1 − h², not 1 − tanh(h)²."
         return False, "Not δ H_t. Which rows of W multiply h_{t-1}, and what is ∂h_t/∂z_t?"
     return True, ""
-
-
-# --- 01.2: the loss of a predictor without memory -------------------------------------------------------------
-
-_PROBLEM = {"T": 40, "delay": 8, "n_symbols": 4}
-
-
-def _reference_memoryless_bits() -> float:
-    # No loss while the target is surely blank (t < delay); afterwards a uniform guess among the n_symbols
-    # symbols costs log2(n_symbols) bits per step.
-    T, delay, n_symbols = _PROBLEM["T"], _PROBLEM["delay"], _PROBLEM["n_symbols"]
-    return (T - delay) * np.log2(n_symbols)
-
-
-@exercise("01.2", "the best loss without memory, in bits", _reference_memoryless_bits)
-def _check_memoryless_bits(answer: Any) -> tuple[bool, str]:
-    if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
-        return False, "Give one number: the expected total loss in bits."
-    T, delay, n_symbols = _PROBLEM["T"], _PROBLEM["delay"], _PROBLEM["n_symbols"]
-    want = _reference_memoryless_bits()
-    if abs(answer - want) <= 1e-9 * want:
-        return True, ""
-    if abs(answer - want * np.log(2.0)) <= 1e-9 * want:
-        return False, "That is the loss in nats; divide by ln 2 for bits."
-    if abs(answer - (T - delay) * np.log2(n_symbols + 1)) <= 1e-9 * want:
-        return False, "After the first steps the blank class never occurs again: the guess is over the symbols."
-    if abs(answer - T * np.log2(n_symbols)) <= 1e-9 * want or abs(answer - T * np.log2(n_symbols + 1)) <= 1e-9 * want:
-        return False, f"For the first {delay} steps the target is surely blank, which costs nothing."
-    return False, "Count the steps whose target is unknown and the bits each costs."
 
 
 # --- 01.3: how long must the truncation be? -----------------------------------------------------------------
