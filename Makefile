@@ -31,7 +31,7 @@ NB_TIMEOUT ?= 600
 NBVAL_FLAGS := --nbval --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env
 PYTEST_FLAGS := -p no:cacheprovider
 
-.PHONY: help lab run execute test bench data data-copy data-costs book clean distclean venv chromium npm
+.PHONY: help lab run execute test bench data data-copy data-text data-costs book clean distclean venv chromium npm
 
 help:
 	@sed -n '3,16p' Makefile | sed 's/^#//'
@@ -150,7 +150,7 @@ bench: $(VENV)/.stamp-base
 	$(VPY) benchmarks/bench_estimators.py
 
 # Cached runs: one process per core, BLAS on one thread each. Files that exist are kept unless FORCE=1.
-data: data-copy data-costs
+data: data-copy data-text data-costs
 
 # The grid of notebook 12: every estimator, n = 16 … 128, r = 1, 2, 4, 8, batch 1 and 16, BLAS on one thread.
 data-costs: $(VENV)/.stamp-base
@@ -158,6 +158,9 @@ data-costs: $(VENV)/.stamp-base
 
 data-copy: $(VENV)/.stamp-base
 	OPENBLAS_NUM_THREADS=1 $(VPY) -m okcore.experiments copy --jobs 2 $(if $(FORCE),--force)
+
+data-text: $(VENV)/.stamp-base
+	OPENBLAS_NUM_THREADS=1 $(VPY) -m okcore.experiments text --jobs 1 $(if $(FORCE),--force)
 
 # --- the book and the student edition ------------------------------------------------------------------
 

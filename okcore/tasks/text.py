@@ -296,7 +296,7 @@ def bpc_evaluator(
     """A function ``(cell, readout) -> {key: bits per character}`` for evaluating during training."""
 
     def evaluate(cell, readout) -> dict:
-        return {key: contiguous_bpc(cell, readout, ids, streams=streams, max_chars=max_chars)}
+        return {key: round(contiguous_bpc(cell, readout, ids, streams=streams, max_chars=max_chars), 6)}
 
     return evaluate
 
