@@ -93,7 +93,7 @@ def random_tokens(T: int, n_in: int, rng: np.random.Generator) -> np.ndarray:
     """T random one-hot inputs of size n_in, (T, n_in): the input stream of the demos."""
     T = check_positive_int("T", T)
     n_in = check_positive_int("n_in", n_in)
-    check_rng("rng", rng)
+    rng = check_rng("rng", rng)
     return one_hot(rng.integers(0, n_in, size=T), n_in)
 
 
@@ -157,7 +157,7 @@ def make_instance(
     """
     rank = check_positive_int("rank", rank)
     warmup = check_positive_int("warmup", warmup)
-    check_rng("rng", rng)
+    rng = check_rng("rng", rng)
     est = (OK if estimator is None else estimator)(cell, rank, batch=1, rng=rng)
     if not hasattr(est, "u") or not hasattr(est, "A"):
         raise TypeError("estimator: expected a Kronecker-sum estimator with attributes u and A")
@@ -315,7 +315,7 @@ def sign_mixing_scheme(v: object, M: object, alpha: object, beta: object, name: 
 def random_sign_mixing(v: object, M: object, rng: np.random.Generator, name: str = "random mixing") -> Scheme:
     """A :func:`sign_mixing_scheme` with Gaussian α (r, r+1) and β_ji = α_ji / Σ_j α_ji², hence unbiased."""
     v_arr, M_arr = _check_terms(v, M)
-    check_rng("rng", rng)
+    rng = check_rng("rng", rng)
     N = v_arr.shape[0]
     alpha = rng.standard_normal((N - 1, N))
     beta = alpha / np.einsum("ji,ji->i", alpha, alpha)
@@ -437,7 +437,7 @@ def squared_errors(
     """
     xs_arr = check_array("xs", xs, (None, cell.n_in))
     n_samples = check_positive_int("n_samples", n_samples)
-    check_rng("rng", rng)
+    rng = check_rng("rng", rng)
     runs = {}
     for name, spec in estimators.items():
         cls, kwargs = spec if isinstance(spec, tuple) else (spec, {})
