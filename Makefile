@@ -1,15 +1,19 @@
 # okcore: set up, run and check the workbook.
 #
-#   make lab      set up .venv and open the workbook in JupyterLab
-#   make test     set up .venv and run every check (ruff, unit tests, strict nbval of every notebook)
-#   make run      execute every notebook headlessly (copies go to a temporary folder) and time each one
-#   make execute  re-execute the notebooks in order and save their outputs in place
-#   make bench    run the estimator benchmarks
-#   make data     regenerate the cached runs in data/ (long: see data/README.md; FORCE=1 redoes existing files)
-#   make book     build the workbook as a static website that reads offline, in build/book
-#   make clean    remove caches and build files (make distclean also removes .venv)
+#   make lab        set up .venv and start JupyterLab; it prints the address to open (no browser opens
+#                   by itself on a machine without a display)
+#   make test       set up .venv and run every check: ruff, unit tests, strict nbval of every notebook and a
+#                   browser test in headless Chromium (run as root, it installs Chromium with apt-get if missing)
+#   make run        execute every notebook headlessly in a temporary folder, time each one and the total
+#   make execute    re-execute the notebooks in order and save their outputs in place
+#   make bench      run the estimator benchmarks
+#   make data       regenerate the cached runs in data/ (long: see data/README.md; FORCE=1 redoes existing files)
+#   make data-costs regenerate data/costs/costs.json, the measured costs per step notebook 12 reads (minutes)
+#   make book       build the workbook as a static website that reads offline, in build/book
+#   make clean      remove caches and build files (make distclean also removes .venv)
 #
-# Everything is installed into .venv; nothing is installed or registered outside this folder.
+# Everything is installed into .venv; nothing is installed or registered outside this folder (except Chromium,
+# which make test installs system-wide with apt-get when run as root and it is missing).
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -27,10 +31,10 @@ NB_TIMEOUT ?= 600
 NBVAL_FLAGS := --nbval --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env
 PYTEST_FLAGS := -p no:cacheprovider
 
-.PHONY: help lab run execute test bench data data-copy book clean distclean venv chromium npm
+.PHONY: help lab run execute test bench data data-copy data-text data-costs book clean distclean venv chromium npm
 
 help:
-	@sed -n '3,10p' Makefile | sed 's/^#//'
+	@sed -n '3,16p' Makefile | sed 's/^#//'
 
 # --- the virtual environment --------------------------------------------------------------------------
 
@@ -75,15 +79,47 @@ $(VENV)/.stamp-test: $(VENV)/.stamp-venv requirements/test.txt requirements/base
 
 # --- using the workbook -------------------------------------------------------------------------------
 
+# The address of the start notebook on the newest Jupyter server serving this folder (read from `jupyter server list --json`).
+define LAB_URL
+import json, os, sys
+root, start = sys.argv[1], sys.argv[2]
+servers = [json.loads(line) for line in sys.stdin if line.strip()]
+ours = [s for s in servers if os.path.realpath(s.get("root_dir", "")).startswith(os.path.realpath(root))]
+if ours:
+    s = max(ours, key=lambda s: s.get("pid", 0))
+    path = os.path.relpath(os.path.join(root, start), s["root_dir"])
+    token = "?token=" + s["token"] if s.get("token") else ""
+    print(s["url"].rstrip("/") + "/lab/tree/" + path + token)
+endef
+export LAB_URL
+
+# JupyterLab prints its address among many log lines; a background loop waits for the server to answer and then
+# prints the address again, plainly, with a word on headless machines (where no browser can open).
 lab: $(VENV)/.stamp-base
 	@if [ "$$(id -u)" = 0 ]; then extra=--allow-root; else extra=; fi; \
+	( for i in $$(seq 1 120); do \
+	    sleep 1; \
+	    url=$$($(VENV_PATH) $(VBIN)/jupyter server list --json 2>/dev/null | $(VPY) -c "$$LAB_URL" "$(CURDIR)" "$(START_NOTEBOOK)"); \
+	    if [ -n "$$url" ]; then \
+	      echo ""; \
+	      echo "== JupyterLab is running. Open this address in a browser:"; \
+	      echo "==   $$url"; \
+	      echo "== (on a machine without a display no browser opens by itself: open the address on your"; \
+	      port=$$(echo "$$url" | sed -E 's#^https?://[^/]*:([0-9]+)/.*#\1#'); \
+	      echo "==  own computer, through an SSH tunnel if needed: ssh -L $$port:localhost:$$port this-machine)"; \
+	      echo "== Stop the server with Ctrl-C."; \
+	      echo ""; \
+	      break; \
+	    fi; \
+	  done ) & \
 	$(VENV_PATH) $(VBIN)/jupyter lab $(START_NOTEBOOK) $$extra
 
 # Execute every notebook headlessly. The executed copies go to a temporary folder, so the committed
-# notebooks are left as they are. Goes on after a failure and fails at the end.
+# notebooks are left as they are. Goes on after a failure and fails at the end; the folder is removed when
+# everything passed and kept (with its logs) otherwise.
 run: $(VENV)/.stamp-base
 	@[ -n "$(strip $(NOTEBOOKS))" ] || { echo "error: no notebooks found in notebooks/" >&2; exit 1; }
-	@out=$$(mktemp -d "$${TMPDIR:-/tmp}/okcore-run.XXXXXX"); failed=(); \
+	@out=$$(mktemp -d "$${TMPDIR:-/tmp}/okcore-run.XXXXXX"); failed=(); total=$$(date +%s%N); \
 	echo "executed copies and logs go to $$out"; \
 	for nb in $(NOTEBOOKS); do \
 	  start=$$(date +%s%N); \
@@ -94,9 +130,12 @@ run: $(VENV)/.stamp-base
 	  ds=$$(( ($$(date +%s%N) - start) / 100000000 )); \
 	  printf '%-45s %-6s %5d.%d s\n' "$$nb" "$$status" $$((ds / 10)) $$((ds % 10)); \
 	done; \
+	ds=$$(( ($$(date +%s%N) - total) / 100000000 )); \
+	printf '%-45s %-6s %5d.%d s\n' "total" "" $$((ds / 10)) $$((ds % 10)); \
 	if [ $${#failed[@]} -gt 0 ]; then \
-	  echo "failed: $${failed[*]} (see the logs in $$out)" >&2; exit 1; \
-	fi
+	  echo "failed: $${failed[*]} (the executed copies and logs are kept in $$out)" >&2; exit 1; \
+	fi; \
+	rm -rf "$$out"; echo "all notebooks ran; removed $$out"
 
 # For maintainers: re-execute the notebooks in order and save the outputs in place (then commit them).
 execute: $(VENV)/.stamp-base
@@ -111,10 +150,17 @@ bench: $(VENV)/.stamp-base
 	$(VPY) benchmarks/bench_estimators.py
 
 # Cached runs: one process per core, BLAS on one thread each. Files that exist are kept unless FORCE=1.
-data: data-copy
+data: data-copy data-text data-costs
+
+# The grid of notebook 12: every estimator, n = 16 … 128, r = 1, 2, 4, 8, batch 1 and 16, BLAS on one thread.
+data-costs: $(VENV)/.stamp-base
+	$(VPY) -m okcore.costs --n 16 24 32 48 64 96 128 --repeats 9 --min-time 0.01 --out data/costs/costs.json
 
 data-copy: $(VENV)/.stamp-base
 	OPENBLAS_NUM_THREADS=1 $(VPY) -m okcore.experiments copy --jobs 2 $(if $(FORCE),--force)
+
+data-text: $(VENV)/.stamp-base
+	OPENBLAS_NUM_THREADS=1 $(VPY) -m okcore.experiments text --jobs 1 $(if $(FORCE),--force)
 
 # --- the book and the student edition ------------------------------------------------------------------
 

@@ -24,13 +24,11 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
-import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import okcore  # noqa: E402
-from okcore.tasks import CopyTask  # noqa: E402
-from okcore.train import loop  # noqa: E402
+from okcore.train.timing import time_training  # noqa: E402
 
 # (method, rank, truncation) per setting; the notebook's full set, then the target row, then the paper's setting.
 NOTEBOOK_METHODS = [
@@ -50,37 +48,10 @@ PAPER = ("ok", 16, None, 128, 16)
 PAPER_SECONDS_PER_1000 = (52, 139)
 
 
-def _timed_run(method: str, rank: int | None, truncation: int | None, n: int, batch: int, steps: int) -> tuple:
-    """(seconds per step, seconds per step inside the estimator's update or nan for tbptt)."""
-    inside = [0.0]
-    make = loop.make_estimator
-
-    def timed_make(*args, **kwargs):
-        est = make(*args, **kwargs)
-        update = est.update
-
-        def timed_update(step):
-            t0 = time.perf_counter()
-            update(step)
-            inside[0] += time.perf_counter() - t0
-
-        est.update = timed_update
-        return est
-
-    loop.make_estimator = timed_make
-    try:
-        task = CopyTask(batch, rng=0)
-        t0 = time.perf_counter()
-        loop.train(task, method, steps=steps, rank=rank, truncation=truncation, hidden=n, seed=0, log_every=steps)
-        total = time.perf_counter() - t0
-    finally:
-        loop.make_estimator = make
-    return total / steps, (inside[0] / steps if method != "tbptt" else float("nan"))
-
-
 def measure(method, rank, truncation, n, batch, steps, repeats) -> tuple[float, float]:
-    _timed_run(method, rank, truncation, n, batch, max(2, steps // 10))  # warm-up
-    runs = [_timed_run(method, rank, truncation, n, batch, steps) for _ in range(repeats)]
+    kw = {"rank": rank, "truncation": truncation, "hidden": n, "batch": batch}
+    time_training(method, steps=max(2, steps // 10), **kw)  # warm-up
+    runs = [time_training(method, steps=steps, **kw) for _ in range(repeats)]
     per_step = statistics.median(r[0] for r in runs)
     inside = statistics.median(r[1] for r in runs)
     return per_step, inside

@@ -18,13 +18,33 @@ def _describe(value: object) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
-def check_rng(name: str, rng: object) -> np.random.Generator:
-    """Require a ``numpy.random.Generator``."""
-    if not isinstance(rng, np.random.Generator):
+def check_rng(name: str, rng: object, owner: str | None = None, also: str = "") -> np.random.Generator:
+    """A ``numpy.random.Generator`` from what the Scientific Python convention (SPEC 7) accepts as ``rng``.
+
+    Accepted: a ``Generator`` (returned as it is, so draws advance it), an integer seed >= 0, a
+    ``numpy.random.SeedSequence`` or a ``BitGenerator`` (each turned into ``np.random.default_rng(rng)``).
+    ``None`` is refused: okcore never draws from fresh OS entropy unless asked, so every result can be reproduced;
+    pass ``np.random.default_rng()`` for a fresh stream. The legacy ``RandomState`` is refused too. ``owner``
+    (e.g. "GatedCell") names who needs the randomness in the message for a missing ``rng``; ``also`` describes
+    further accepted values (e.g. ", or a sign source") for the messages.
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, np.random.SeedSequence | np.random.BitGenerator):
+        return np.random.default_rng(rng)
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        if rng < 0:
+            raise ValueError(f"{name}: expected an integer seed >= 0 or a numpy.random.Generator, got {rng}")
+        return np.random.default_rng(int(rng))
+    accepted = f"a numpy.random.Generator (e.g. np.random.default_rng(0)) or an integer seed{also}"
+    if rng is None:
+        who = f"{owner} draws random numbers and needs" if owner else "expected"
+        example = f", e.g. {owner}(..., {name}=0)" if owner else ""
         raise TypeError(
-            f"{name}: expected a numpy.random.Generator (e.g. np.random.default_rng(0)), got {_describe(rng)}"
+            f"{name}: {who} {accepted}{example}; got None (pass np.random.default_rng() for fresh, "
+            "unreproducible randomness)"
         )
-    return rng
+    raise TypeError(f"{name}: expected {accepted}, got {_describe(rng)}")
 
 
 def check_positive_int(name: str, value: object) -> int:

@@ -80,12 +80,12 @@ class _Cell:
         self,
         n_in: int,
         n_hidden: int,
-        rng: np.random.Generator,
+        rng: np.random.Generator | int | None = None,
         scale: float | None = None,
     ) -> None:
         self.n_in = check_positive_int("n_in", n_in)
         self.n_hidden = check_positive_int("n_hidden", n_hidden)
-        check_rng("rng", rng)
+        rng = check_rng("rng", rng, type(self).__name__)
         self.K = self.n_in + self.n_hidden + 1
         self.k = self.n_blocks * self.n_hidden
         std = 1.0 / np.sqrt(self.K) if scale is None else check_positive_float("scale", scale)

@@ -3,6 +3,11 @@
 An estimator tracks, for each of B batch rows, an estimate G̃_t of the influence matrix G_t = ∂h_t/∂W, shape
 (n, K, k). ``update(step)`` applies one step of the recursion G_t = H_t G_{t-1} + F_t (exactly or in expectation),
 ``gradient(δ)`` contracts the estimate with the error signals, and ``reset(mask)`` starts new sequences.
+
+An estimate that overflows (an exploding network, whose state Jacobians H_t stretch it step after step) raises a
+``FloatingPointError`` from ``update`` that names the estimator, the update and the remedies, instead of going on
+with inf or NaN. Each estimator checks a few numbers its update computes anyway (norms, or a small matrix), so the
+check costs next to nothing.
 """
 
 from __future__ import annotations
@@ -87,6 +92,28 @@ class Estimator:
         return self._gradient(delta)
 
     # -- for subclasses -----------------------------------------------------------------------------------------
+    def _overflow(self, H: np.ndarray, what: str, bad_rows: np.ndarray | None = None) -> FloatingPointError:
+        """The error for an estimate that has left the range of float64 during the current update.
+
+        ``what`` says which of the update's quantities was found not finite; ``bad_rows`` (B,) marks the batch rows
+        concerned, if known. Called only when the check fails, so its own cost does not matter.
+        """
+        rows = ""
+        if bad_rows is not None and self.batch > 1 and bad_rows.any():
+            idx = np.flatnonzero(bad_rows)
+            rows = f" in batch row{'s' if idx.size > 1 else ''} {', '.join(map(str, idx[:8]))}"
+            rows += ", ..." if idx.size > 8 else ""
+        with np.errstate(all="ignore"):
+            norm_H = float(np.nanmax(np.linalg.norm(H, ord=2, axis=(1, 2)))) if np.isfinite(H).all() else np.inf
+        return FloatingPointError(
+            f"{type(self).__name__}: the influence estimate overflowed at update {self.t + 1} (counted from "
+            f"construction){rows}: {what}, so its values have grown beyond the range of float64. This is an exploding "
+            f"network: the state Jacobians H_t (largest ‖H_t‖₂ at this update: {norm_H:.3g}) have stretched the "
+            "influence step after step, usually because the weights W are too large. Remedies: rescale W (e.g. "
+            "cell.W = 0.5 * cell.W, or build the cell with a smaller scale), lower the learning rate or clip the "
+            "gradients so that training does not grow W, and call reset(): this estimate is no longer usable."
+        )
+
     def _check_step(self, step: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if not isinstance(step, Step):
             raise TypeError(f"step: expected a Step returned by cell.step, got {type(step).__name__}")
@@ -122,15 +149,15 @@ class KroneckerSumEstimator(Estimator):
     """Estimates of the form G̃ = Σ_{i<r} u_i ⊗ A_i per row: u (B, r, K), A (B, r, n, k).
 
     G̃[b, a, p, q] = Σ_i u[b, i, p] A[b, i, a, q]. Subclasses implement ``_update``. ``rng`` is a
-    ``numpy.random.Generator`` or a sign source (see :mod:`okcore.signs`); it is required.
+    ``numpy.random.Generator``, an integer seed or a sign source (see :mod:`okcore.signs`); it is required.
     """
 
     def __init__(
-        self, cell: _Cell, rank: int, batch: int = 1, rng: np.random.Generator | SignSource | None = None
+        self, cell: _Cell, rank: int, batch: int = 1, rng: np.random.Generator | int | SignSource | None = None
     ) -> None:
         super().__init__(cell, batch)
         self.rank = _check_rank(rank)
-        self.signs = as_sign_source(rng)
+        self.signs = as_sign_source(rng, type(self).__name__)
         self._allocate_factors()
 
     def _allocate_factors(self) -> None:

@@ -1,4 +1,4 @@
-"""Regenerate the cached runs in ``data/``: ``python -m okcore.experiments copy --jobs 2``.
+"""Regenerate the cached runs in ``data/``: ``python -m okcore.experiments copy --jobs 2`` (or ``text``).
 
 Each run is one JSON file (see :mod:`okcore.train.runs`) named after its method and seed. Files that exist are
 skipped unless ``--force`` is given, so an interrupted regeneration picks up where it stopped. Set
@@ -15,8 +15,19 @@ from pathlib import Path
 
 from okcore.train.results import data_path
 from okcore.train.runs import copy_config, run_copy, run_record, write_json
+from okcore.train.text_runs import run_text, save_model, text_config, text_record, weights_path
 
-__all__ = ["COPY_METHODS", "COPY_SEEDS", "COSINE_STEPS", "copy_runs", "run_name", "main"]
+__all__ = [
+    "COPY_METHODS",
+    "COPY_SEEDS",
+    "COSINE_STEPS",
+    "TEXT_METHODS",
+    "TEXT_SEEDS",
+    "copy_runs",
+    "text_runs",
+    "run_name",
+    "main",
+]
 
 # (method, rank, truncation) of every curve in notebook 10; every one runs with the same settings and seeds.
 COPY_METHODS: list[tuple[str, int | None, int | None]] = [
@@ -31,8 +42,8 @@ COPY_METHODS: list[tuple[str, int | None, int | None]] = [
     ("tbptt", None, 16),
 ]
 COPY_SEEDS = (0, 1, 2)
-COSINE_STEPS = 5_000
-COSINE_EVERY = 25
+COSINE_STEPS = 20_000
+COSINE_EVERY = 50
 
 
 def run_name(config: dict) -> str:
@@ -69,7 +80,37 @@ def copy_runs() -> list[tuple[str, dict]]:
     return runs
 
 
+# (method, rank, truncation) of every curve in notebook 11, all with TEXT_DEFAULTS and the same seeds.
+TEXT_METHODS: list[tuple[str, int | None, int | None]] = [
+    ("ok", 2, None),
+    ("ok", 8, None),
+    ("kf", None, None),
+    ("uoro", None, None),
+    ("tbptt", None, 4),
+    ("tbptt", None, 16),
+]
+TEXT_SEEDS = (0, 1, 2)
+
+
+def text_runs() -> list[tuple[str, dict]]:
+    """(relative path, config) of every cached text run, seed by seed."""
+    runs = []
+    for seed in TEXT_SEEDS:
+        for method, rank, truncation in TEXT_METHODS:
+            config = text_config(method=method, rank=rank, truncation=truncation, seed=seed)
+            runs.append((run_name(config), config))
+    return runs
+
+
 def _run_one(path: str, config: dict) -> tuple[str, float, dict]:
+    if config["task"] == "text":
+        result, data = run_text(config)
+        weights = weights_path(path)
+        save_model(weights, result, data.vocab, config)
+        record = text_record(result, data, config, weights=weights.name)
+        write_json(path, record)
+        final = {k: record["final"].get(k) for k in ("valid_bpc", "best_valid_bpc", "test_bpc")}
+        return path, result.seconds, final
     result = run_copy(config)
     record = run_record(result, config)
     write_json(path, record)
@@ -78,7 +119,7 @@ def _run_one(path: str, config: dict) -> tuple[str, float, dict]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m okcore.experiments", description=__doc__.splitlines()[0])
-    parser.add_argument("set", choices=["copy"], help="which set of cached runs to make")
+    parser.add_argument("set", choices=["copy", "text"], help="which set of cached runs to make")
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel (one core each)")
     parser.add_argument("--out", default=None, help="folder to write to (default: data/SET)")
     parser.add_argument("--force", action="store_true", help="rerun runs whose file exists")
@@ -87,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs < 1:
         parser.exit(2, f"error: --jobs: expected a positive integer, got {args.jobs}\n")
     out = Path(args.out) if args.out else data_path(args.set)
-    runs = [(out / name, config) for name, config in copy_runs() if args.only is None or args.only in name]
+    every = copy_runs() if args.set == "copy" else text_runs()
+    runs = [(out / name, config) for name, config in every if args.only is None or args.only in name]
     todo = [(p, c) for p, c in runs if args.force or not p.exists()]
     print(f"{len(runs)} runs in {out}, {len(runs) - len(todo)} already there, {len(todo)} to do", flush=True)
     for p, _ in todo:

@@ -270,7 +270,7 @@ def optimal_unbiased(sigma: np.ndarray, rng: np.random.Generator) -> tuple[np.nd
         ||X - diag(sigma)||_F^2 = minimal_variance(sigma) on every draw.
     """
     sigma = _as_sigma(sigma, 1)
-    check_rng("rng", rng)
+    rng = check_rng("rng", rng)
     signs = rng.choice(np.array([-1.0, 1.0]), size=sigma.size)
     return optimal_unbiased_from_signs(sigma, signs)
 

@@ -101,7 +101,7 @@ def measure_noise(
     if xs_arr.shape[0] < 1:
         raise ValueError(f"xs: expected at least one time step, got shape {xs_arr.shape}")
     n_samples = check_positive_int("n_samples", n_samples)
-    check_rng("rng", rng)
+    rng = check_rng("rng", rng)
     if not isinstance(estimators, Mapping) or not estimators:
         raise TypeError("estimators: expected a non-empty mapping name -> class or (class, kwargs)")
     h = np.zeros(cell.n_hidden) if h0 is None else check_array("h0", h0, (cell.n_hidden,))

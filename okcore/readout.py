@@ -17,7 +17,8 @@ class Readout:
     Args:
         n_hidden: size n of the state it reads.
         n_out: number of classes.
-        rng: Generator for the initial weights W_out ~ N(0, scale²), shape (n + 1, n_out).
+        rng: a Generator or an integer seed (see :mod:`okcore.signs`) for the initial weights
+            W_out ~ N(0, scale²), shape (n + 1, n_out).
         unit: ``"nats"`` or ``"bits"``: the unit of every loss and gradient this readout returns.
         scale: standard deviation of the initial weights; default 1/sqrt(n + 1).
     """
@@ -26,13 +27,13 @@ class Readout:
         self,
         n_hidden: int,
         n_out: int,
-        rng: np.random.Generator,
+        rng: np.random.Generator | int | None = None,
         unit: str = "nats",
         scale: float | None = None,
     ) -> None:
         self.n_hidden = check_positive_int("n_hidden", n_hidden)
         self.n_out = check_positive_int("n_out", n_out)
-        check_rng("rng", rng)
+        rng = check_rng("rng", rng, "Readout")
         if not isinstance(unit, str) or unit not in _UNITS:
             raise ValueError(f"unit: expected 'nats' or 'bits', got {unit!r}")
         self.unit = unit

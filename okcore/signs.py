@@ -3,6 +3,15 @@
 Every stochastic estimator draws its randomness only as arrays of ±1 signs from a *sign source*. A
 ``numpy.random.Generator`` is wrapped in :class:`RandomSigns`; :class:`ReplaySigns` hands out prescribed arrays,
 which lets a test enumerate every sign pattern of an update and average the results exactly.
+
+What ``rng`` accepts, everywhere in okcore (the Scientific Python convention SPEC 7, without ``None``):
+
+* a ``numpy.random.Generator``: used as it is, so the caller's stream advances;
+* an integer seed >= 0, a ``numpy.random.SeedSequence`` or a ``BitGenerator``: ``np.random.default_rng(rng)``;
+* for the estimators, also a sign source (anything with a ``signs(shape)`` method).
+
+``None`` is refused with a ``TypeError`` rather than read as "fresh OS entropy", so that every result of the
+workbook can be reproduced; ``np.random.default_rng()`` gives fresh entropy when that is really wanted.
 """
 
 from __future__ import annotations
@@ -11,6 +20,8 @@ from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from okcore._checks import check_rng
 
 __all__ = ["SignSource", "RandomSigns", "ReplaySigns", "as_sign_source"]
 
@@ -25,10 +36,8 @@ class SignSource(Protocol):
 class RandomSigns:
     """Independent fair ±1 signs from a Generator."""
 
-    def __init__(self, rng: np.random.Generator) -> None:
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
-        self.rng = rng
+    def __init__(self, rng: np.random.Generator | int) -> None:
+        self.rng = check_rng("rng", rng, "RandomSigns")
 
     def signs(self, shape: tuple[int, ...]) -> np.ndarray:
         # random() returns j / 2**53 for j uniform in [0, 2**53): exactly half the values lie below 0.5,
@@ -58,12 +67,13 @@ class ReplaySigns:
         return len(self._queue)
 
 
-def as_sign_source(rng: object) -> SignSource:
-    """Accept a Generator or a sign source; anything else is a TypeError naming ``rng``."""
+def as_sign_source(rng: object, owner: str | None = None) -> SignSource:
+    """A sign source from ``rng``: a sign source as it is, else :class:`RandomSigns` of ``check_rng(rng)``.
+
+    Anything else is a ``TypeError`` naming ``rng`` (and ``owner``, the class that needs the signs, for ``None``).
+    """
     if isinstance(rng, np.random.Generator):
         return RandomSigns(rng)
     if isinstance(rng, SignSource):
         return rng
-    raise TypeError(
-        f"rng: expected a numpy.random.Generator or a sign source with a signs(shape) method, got {type(rng).__name__}"
-    )
+    return RandomSigns(check_rng("rng", rng, owner, also=", or a sign source with a signs(shape) method"))

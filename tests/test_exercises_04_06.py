@@ -207,3 +207,41 @@ def test_05_3_wrong_answers(capsys):
     assert not ok and "Compare" in out
     ok, _ = _verdict("05.3", 1.1, capsys)
     assert ok
+
+
+# --- 06 ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["06.1", "06.2", "06.3"])
+def test_06_reference_solutions_pass(key, capsys):
+    ok, out = _verdict(key, solution(key), capsys)
+    assert ok is True and "correct" in out
+
+
+def test_06_2_wrong_answer_names_the_term(capsys):
+    alpha = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])  # c_3 = 2
+    ok, out = _verdict("06.2", (alpha, alpha), capsys)
+    assert not ok and "linearly independent" in out and "term(s) 3" in out
+
+
+def test_06_3_wrong_answers(capsys):
+    h = 1.0 / np.sqrt(2.0)
+    every_one = np.array([[1.0, 0.0, h], [0.0, 1.0, h]])  # c = (1, 1, 1): unbiased, but not what is asked
+    ok, out = _verdict("06.3", (every_one, every_one), capsys)
+    assert not ok and "every c_i" in out
+    drops_term = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # c = (1, 1, 0): c_1 + c_3 = 1, biased
+    ok, out = _verdict("06.3", (drops_term, drops_term), capsys)
+    assert not ok and "Not unbiased" in out and "c_1 + c_3" in out
+    ok, out = _verdict("06.3", (np.ones((3, 3)), np.ones((3, 3))), capsys)
+    assert not ok and "shape" in out
+    ok, out = _verdict("06.3", "alpha", capsys)
+    assert not ok
+
+
+def test_06_3_instance_has_dependent_terms():
+    from okcore.exercises.nb06 import repeated_instance
+
+    v, M, P = repeated_instance()
+    terms = np.einsum("jp,jaq->japq", v, M)
+    assert np.allclose(terms.sum(axis=0), P)
+    assert np.linalg.matrix_rank(terms.reshape(3, -1)) == 2

@@ -477,7 +477,7 @@ def test_bad_sigma_in_random_functions(bad: object, exc: type[Exception], patter
         optimal_unbiased_from_signs(bad, np.ones(2))
 
 
-@pytest.mark.parametrize("rng", [None, 0, np.random.RandomState(0), NotAGenerator(), np.random])
+@pytest.mark.parametrize("rng", [None, 1.0, np.random.RandomState(0), NotAGenerator(), np.random])
 def test_bad_rng(rng: object) -> None:
     with pytest.raises(TypeError, match=r"^rng: expected a numpy.random.Generator"):
         optimal_unbiased([1.0, 2.0], rng)

@@ -109,7 +109,7 @@ def test_measure_noise_rejects_bad_input():
     with pytest.raises(ValueError, match="n_samples"):
         measure_noise(cell, xs, {"ok": (OK, {"rank": 1})}, 0, rng)
     with pytest.raises(TypeError, match="rng"):
-        measure_noise(cell, xs, {"ok": (OK, {"rank": 1})}, 3, 5)
+        measure_noise(cell, xs, {"ok": (OK, {"rank": 1})}, 3, 5.0)
 
 
 def test_variance_ordering_at_n16():

@@ -79,7 +79,7 @@ class TestDelayedRecall:
             ({"delay": True}, TypeError, "delay"),
             ({"n_symbols": 1}, ValueError, "n_symbols"),
             ({"n_symbols": 0}, ValueError, "n_symbols"),
-            ({"rng": 0}, TypeError, "rng"),
+            ({"rng": -1}, ValueError, "rng"),
             ({"rng": np.random.RandomState(0)}, TypeError, "rng"),
             ({"batch": 0}, ValueError, "batch"),
         ],

@@ -575,7 +575,7 @@ def test_kf_average_accepts_numpy_integer_rank():
 
 
 @pytest.mark.parametrize("name", ["uoro", "kf", "avg-2"])
-@pytest.mark.parametrize("rng", [None, 0, np.random.RandomState(0), "seed"])
+@pytest.mark.parametrize("rng", [None, 0.5, np.random.RandomState(0), "seed"])
 def test_rng_must_be_a_generator_or_sign_source(name, rng):
     with pytest.raises(TypeError, match="rng"):
         make_estimator(name, make_cell("tanh", 3), 1, rng)

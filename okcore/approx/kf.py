@@ -28,6 +28,8 @@ a tiny floor, so a factor that is zero makes the balancing rule shrink the other
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from okcore.cells import _Cell
@@ -154,7 +156,7 @@ class _KroneckerFactored(KroneckerSumEstimator):
         cell: _Cell,
         rank: int,
         batch: int = 1,
-        rng: np.random.Generator | SignSource | None = None,
+        rng: np.random.Generator | int | SignSource | None = None,
         *,
         balance: bool = True,
     ) -> None:
@@ -254,11 +256,14 @@ class _KroneckerFactored(KroneckerSumEstimator):
         if scaled:
             sq[:, :, 0] *= lam * lam  # ‖H A_i‖² = λ_i² ‖H Â_i‖²
         sq[:, :, 1] = np.einsum("bq,bq->b", d, d)[:, None]
+        sq_u = gram.diagonal(axis1=2, axis2=3)
         if self.balance:
             # [p1, p2] = ([‖HA‖², ‖D‖²] / [‖u‖², ‖x̂‖²])^(1/4), with the floor _TINY against zero norms.
-            p = np.sqrt(np.sqrt((sq + _TINY) / (gram.diagonal(axis1=2, axis2=3) + _TINY)))
+            p = np.sqrt(np.sqrt((sq + _TINY) / (sq_u + _TINY)))
         else:
             p = self._ones
+            if not math.isfinite(sq.sum()):  # without balancing, H A grows with the network (u stays bounded)
+                self._raise_overflow(H, sq, sq_u)
         c = self.signs.signs((B, r, 2))
         if self._chain_scale is not None:
             c = c * self._chain_scale
@@ -274,11 +279,20 @@ class _KroneckerFactored(KroneckerSumEstimator):
         lam2 = lam_new * lam_new
         self._cur, self._scaled = nxt, True
         self.u = self._u_views[nxt]
-        if lam2.max() > self._LAMBDA2_LIMIT or lam2.min() < 1.0 / self._LAMBDA2_LIMIT:
+        # Written so that NaN enters the branch too. An overflowed squared norm makes p1 inf or 0 (or NaN), hence
+        # λ' 0 or inf (or NaN): so the check that λ stays in range, made anyway, also catches an overflow.
+        if not (lam2.max() <= self._LAMBDA2_LIMIT and lam2.min() >= 1.0 / self._LAMBDA2_LIMIT):
+            if not math.isfinite(sq.sum() + sq_u.sum() + lam2.sum()):
+                self._raise_overflow(H, sq, sq_u)
             self._fold_lambda()
         self.last_p1, self.last_p2 = p[..., 0], p[:, 0, 1]
         # the old λ stays in its buffer until the update after next, which replaces this record
         self._pending = (gram, coef_u, coef_A, d3, lam if scaled else None)
+
+    def _raise_overflow(self, H: np.ndarray, sq: np.ndarray, sq_u: np.ndarray) -> None:
+        with np.errstate(all="ignore"):
+            bad = ~np.isfinite(sq.sum(axis=(1, 2)) + sq_u.sum(axis=(1, 2)))
+        raise self._overflow(H, "the squared norms ‖H A‖², ‖u‖² used for balancing are inf or NaN", bad)
 
     def _step_variance(
         self, gram: np.ndarray, coef_u: np.ndarray, coef_A: np.ndarray, d3: np.ndarray, lam: np.ndarray | None
@@ -303,8 +317,9 @@ class KFRTRL(_KroneckerFactored):
     Args:
         cell: the cell whose influence is tracked.
         batch: number of sequences B; each row has its own estimate and its own signs.
-        rng: a ``numpy.random.Generator``, or a sign source (e.g. :class:`okcore.signs.ReplaySigns`). Each
-            update asks for one array of signs of shape (B, 1, 2): [..., 0] is c1, [..., 1] is c2.
+        rng: a ``numpy.random.Generator``, an integer seed, or a sign source (e.g.
+            :class:`okcore.signs.ReplaySigns`). Each update asks for one array of signs of shape (B, 1, 2): [..., 0]
+            is c1, [..., 1] is c2.
         balance: use the variance-minimising p1 = √(‖HA‖/‖u‖), p2 = √(‖D‖/‖x̂‖); False uses p1 = p2 = 1.
 
     State: ``u`` (B, 1, K), ``A`` (B, 1, n, k) with G̃ = u ⊗ A. Diagnostics: ``last_variance`` (B,), the closed-form
@@ -316,7 +331,7 @@ class KFRTRL(_KroneckerFactored):
         self,
         cell: _Cell,
         batch: int = 1,
-        rng: np.random.Generator | SignSource | None = None,
+        rng: np.random.Generator | int | SignSource | None = None,
         *,
         balance: bool = True,
     ) -> None:
@@ -333,8 +348,8 @@ class KFAverage(_KroneckerFactored):
         cell: the cell whose influence is tracked.
         rank: number r of chains (an integer >= 1).
         batch: number of sequences B; each row has its own chains and its own signs.
-        rng: a ``numpy.random.Generator`` or a sign source. Each update asks for one array of signs of shape
-            (B, r, 2): [b, i, 0] is c1 and [b, i, 1] is c2 of chain i of row b.
+        rng: a ``numpy.random.Generator``, an integer seed or a sign source. Each update asks for one array of
+            signs of shape (B, r, 2): [b, i, 0] is c1 and [b, i, 1] is c2 of chain i of row b.
         balance: as in :class:`KFRTRL`, per chain.
 
     State: ``u`` (B, r, K), ``A`` (B, r, n, k) hold the chains scaled by 1/√r each, so that G̃ = Σ_i u_i ⊗ A_i is

@@ -53,11 +53,15 @@ s_i R_ji √σ_i on Ã_i. It is still unbiased (the diagonal is unchanged) but i
 multiplied by √(σ_i'/σ_i), so its variance Σ_{i≠i'} (RᵀR)²_ii' σ_i'/σ_i is larger (σ_1² + σ_2² instead of
 2σ_1σ_2 when two values are mixed).
 
-Range. The Gram matrices hold squared norms, so the factors must stay within about 1e±150 (an exploding
-influence overflows there); singular values below 1e-150 are treated as zero.
+Range. The Gram matrices hold squared norms, so the factors must stay within about 1e±150; singular values below
+1e-150 are treated as zero. An exploding influence overflows there. The core is checked before its SVD, and a
+failed factorisation (LAPACK refuses inf and NaN) is checked for inf or NaN in H A_j and u_j: either way a
+``FloatingPointError`` says what happened, instead of a ``LinAlgError`` from LAPACK.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -155,8 +159,8 @@ class OK(KroneckerSumEstimator):
         cell: the cell whose influence is tracked.
         rank: number r >= 1 of Kronecker terms kept.
         batch: number B of sequences, each with its own estimate.
-        rng: a ``numpy.random.Generator`` or a sign source (required); each update draws one (B, r+1) array of
-            signs, one per singular direction in descending order of σ.
+        rng: a ``numpy.random.Generator``, an integer seed or a sign source (required); each update draws one
+            (B, r+1) array of signs, one per singular direction in descending order of σ.
         split: ``"optimal"`` (symmetric split, minimal variance) or ``"code"`` (the split of the authors'
             published implementation: unbiased, larger variance).
         basis: ``"gram"`` (Gram matrix of the M_j, Householder QR for ill-conditioned rows) or ``"qr"``
@@ -176,7 +180,7 @@ class OK(KroneckerSumEstimator):
         cell: _Cell,
         rank: int,
         batch: int = 1,
-        rng: np.random.Generator | SignSource | None = None,
+        rng: np.random.Generator | int | SignSource | None = None,
         split: str = "optimal",
         basis: str = "gram",
     ) -> None:
@@ -233,16 +237,27 @@ class OK(KroneckerSumEstimator):
         # The two passes over the large side (H A_j and their Gram matrix; the new A') come first and last, the
         # small linear algebra in between.
         np.matmul(H[:, None], A, out=self._HA)  # H A_j for all rows and j: (B, r, n, k)
-        S, used_qr = self._m_basis(d)  # SᵀS = M Mᵀ
-
-        # v side: Vᵀ = Q_v R_v, (B, K, N)
         V = self._V
         V[:, :r] = self.u
         V[:, r] = xhat
-        Qv, Rv = _qr(V.transpose(0, 2, 1), self._upper)
+        try:
+            S, used_qr = self._m_basis(d)  # SᵀS = M Mᵀ
+            # v side: Vᵀ = Q_v R_v, (B, K, N)
+            Qv, Rv = _qr(V.transpose(0, 2, 1), self._upper)
+        except np.linalg.LinAlgError:
+            # LAPACK refuses inf and NaN; the Gram-matrix path checks its norms first, the QR paths land here
+            if not np.isfinite(self._HA.sum() + V.sum()):
+                bad = ~np.isfinite(self._HA.sum(axis=(1, 2, 3)) + V.sum(axis=(1, 2)))
+                raise self._overflow(H, "the terms H A_j or u_j are inf or NaN", bad) from None
+            raise
 
         # core, its SVD and the mixing
-        U, sigma = _svd_u_s(Rv @ S.transpose(0, 2, 1))
+        core = Rv @ S.transpose(0, 2, 1)
+        if not math.isfinite(core.sum()):  # ‖u_j‖ ‖M_j‖ has overflowed
+            raise self._overflow(
+                H, "the core R_v Sᵀ, before its SVD, is inf or NaN", ~np.isfinite(core.sum(axis=(1, 2)))
+            )
+        U, sigma = _svd_u_s(core)
         sigma *= sigma > np.maximum(_SIGMA_TOL * sigma[:, :1], _SIGMA_FLOOR)
         mixing = _mixing_sorted(sigma)
         inv_sigma = np.divide(1.0, sigma, out=np.zeros_like(sigma), where=sigma > 0.0)

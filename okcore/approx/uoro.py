@@ -19,6 +19,8 @@ D = 0; it is far below the norms met in practice, so it does not change ρ other
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from okcore._checks import check_positive_float
@@ -36,8 +38,8 @@ class UORO(Estimator):
     Args:
         cell: the cell whose influence is tracked.
         batch: number of sequences B; each row has its own estimate and its own signs.
-        rng: a ``numpy.random.Generator``, or a sign source (e.g. :class:`okcore.signs.ReplaySigns`). Each update
-            asks for one array of signs ν of shape (B, n).
+        rng: a ``numpy.random.Generator``, an integer seed, or a sign source (e.g.
+            :class:`okcore.signs.ReplaySigns`). Each update asks for one array of signs ν of shape (B, n).
         eps: the ε of the scales ρ0, ρ1 (a positive number).
         balance: use the norm-balancing scales ρ0, ρ1; False uses ρ0 = ρ1 = 1.
 
@@ -56,13 +58,13 @@ class UORO(Estimator):
         self,
         cell: _Cell,
         batch: int = 1,
-        rng: np.random.Generator | SignSource | None = None,
+        rng: np.random.Generator | int | SignSource | None = None,
         *,
         eps: float = 1e-7,
         balance: bool = True,
     ) -> None:
         super().__init__(cell, batch)
-        self.signs = as_sign_source(rng)
+        self.signs = as_sign_source(rng, type(self).__name__)
         self.eps = check_positive_float("eps", eps)
         self.balance = _check_bool("balance", balance)
         B, n, K, k = self.batch, self.n, self.K, self.k
@@ -126,6 +128,11 @@ class UORO(Estimator):
             # ‖νᵀF‖ = ‖x̂‖ ‖ν D‖, and ‖ν D‖ = ‖d‖ because ν² = 1: ρ1 does not depend on the signs.
             norm_F = np.sqrt(np.einsum("bp,bp->b", xhat, xhat) * np.einsum("bq,bq->b", d, d))
             rho0 = np.sqrt((self._gamma * np.sqrt(sq_Theta) + eps) / (np.sqrt(sq_Hs) + eps))
+            # ‖H s̃‖² inf makes ρ0 = 0, γ ‖Θ‖ inf makes ρ0 inf, NaN stays NaN: in every case ρ0 · ‖H s̃‖² is not finite
+            if not math.isfinite(rho0 @ sq_Hs):
+                with np.errstate(all="ignore"):
+                    bad = ~np.isfinite(rho0 * sq_Hs)
+                raise self._overflow(H, "the norms ‖H s̃‖, ‖θ̃‖ used for balancing are inf or NaN", bad)
             rho1 = np.sqrt((norm_F + eps) / (self._norm_nu + eps))
             self.s = rho0[:, None] * Hs[:, :, 0] + rho1[:, None] * nu
             gamma = self._gamma
@@ -138,6 +145,8 @@ class UORO(Estimator):
         else:
             rho0 = rho1 = self._ones
             self.s = Hs[:, :, 0] + nu
+            if not math.isfinite(self.s.sum()):
+                raise self._overflow(H, "the state-space factor s̃ is inf or NaN", ~np.isfinite(self.s.sum(axis=1)))
             self._Theta += xhat[:, :, None] * nuD[:, None, :]  # γ stays 1 without balancing
         self._s_bound = self.s
         self.last_rho0, self.last_rho1 = rho0, rho1

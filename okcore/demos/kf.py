@@ -51,7 +51,7 @@ def kf_state_before(
     t = check_positive_int("t", t)
     if t >= xs.shape[0]:
         raise ValueError(f"t: expected t < len(xs) = {xs.shape[0]}, got {t}")
-    check_rng("rng", rng)
+    rng = check_rng("rng", rng)
     est = KFRTRL(cell, batch=1, rng=rng, balance=balance)
     h = np.zeros(cell.n_hidden)
     for x in xs[:t]:
@@ -154,7 +154,7 @@ def variance_increments(cell: _Cell, xs: object, n_samples: int, rng: np.random.
     """
     xs = check_array("xs", xs, (None, cell.n_in))
     N = check_positive_int("n_samples", n_samples)
-    check_rng("rng", rng)
+    rng = check_rng("rng", rng)
     est = KFRTRL(cell, batch=N, rng=rng)
     exact = ExactRTRL(cell)
     T = xs.shape[0]

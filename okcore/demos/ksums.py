@@ -93,7 +93,7 @@ def random_tokens(T: int, n_in: int, rng: np.random.Generator) -> np.ndarray:
     """T random one-hot inputs of size n_in, (T, n_in): the input stream of the demos."""
     T = check_positive_int("T", T)
     n_in = check_positive_int("n_in", n_in)
-    check_rng("rng", rng)
+    rng = check_rng("rng", rng)
     return one_hot(rng.integers(0, n_in, size=T), n_in)
 
 
@@ -157,7 +157,7 @@ def make_instance(
     """
     rank = check_positive_int("rank", rank)
     warmup = check_positive_int("warmup", warmup)
-    check_rng("rng", rng)
+    rng = check_rng("rng", rng)
     est = (OK if estimator is None else estimator)(cell, rank, batch=1, rng=rng)
     if not hasattr(est, "u") or not hasattr(est, "A"):
         raise TypeError("estimator: expected a Kronecker-sum estimator with attributes u and A")
@@ -296,8 +296,10 @@ def kf_avg_scheme(v: object, M: object) -> Scheme:
 def sign_mixing_scheme(v: object, M: object, alpha: object, beta: object, name: str = "sign mixing") -> Scheme:
     """Random sign mixing: u'_j = Σ_i s_i α_ji v_i, A'_j = Σ_i s_i β_ji M_i with one sign s_i per term.
 
-    The result is Σ_{i,i'} s_i s_i' (Σ_j α_ji β_ji') v_i ⊗ M_i', so the scheme is unbiased exactly when
-    Σ_j α_ji β_ji = 1 for every i (the cross terms i ≠ i' have mean zero). ``alpha``, ``beta``: (r, r+1).
+    The result is Σ_{i,i'} s_i s_i' (Σ_j α_ji β_ji') v_i ⊗ M_i'; the cross terms i ≠ i' have mean zero, so its mean
+    is Σ_i c_i v_i ⊗ M_i with c_i = Σ_j α_ji β_ji. It is unbiased when every c_i = 1, and, if the r + 1 terms
+    v_i ⊗ M_i are linearly independent (P of Kronecker rank r + 1), only then; with dependent terms (a zero or a
+    repeated term) other coefficients can be unbiased too. ``alpha``, ``beta``: (r, r+1).
     """
     v_arr, M_arr = _check_terms(v, M)
     N = v_arr.shape[0]
@@ -313,7 +315,7 @@ def sign_mixing_scheme(v: object, M: object, alpha: object, beta: object, name: 
 def random_sign_mixing(v: object, M: object, rng: np.random.Generator, name: str = "random mixing") -> Scheme:
     """A :func:`sign_mixing_scheme` with Gaussian α (r, r+1) and β_ji = α_ji / Σ_j α_ji², hence unbiased."""
     v_arr, M_arr = _check_terms(v, M)
-    check_rng("rng", rng)
+    rng = check_rng("rng", rng)
     N = v_arr.shape[0]
     alpha = rng.standard_normal((N - 1, N))
     beta = alpha / np.einsum("ji,ji->i", alpha, alpha)
@@ -435,7 +437,7 @@ def squared_errors(
     """
     xs_arr = check_array("xs", xs, (None, cell.n_in))
     n_samples = check_positive_int("n_samples", n_samples)
-    check_rng("rng", rng)
+    rng = check_rng("rng", rng)
     runs = {}
     for name, spec in estimators.items():
         cls, kwargs = spec if isinstance(spec, tuple) else (spec, {})

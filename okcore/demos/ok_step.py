@@ -295,7 +295,7 @@ def split_noise(
 
     Names are ``"OK r=1"``, ``"code r=1"``, ... (:func:`okcore.noise.measure_noise`, W fixed).
     """
-    check_rng("rng", rng)
+    rng = check_rng("rng", rng)
     n_samples = check_positive_int("n_samples", n_samples)
     specs = {}
     for r in ranks:

@@ -166,7 +166,7 @@ def random_frame_scheme(P: object, r: int, rng: np.random.Generator, name: str =
     σ_i, off-diagonal ones to 0.
     """
     P_arr = check_array("P", P, (None, None))
-    check_rng("rng", rng)
+    rng = check_rng("rng", rng)
     U, s, Vt = _frame(P_arr, r)
     N = r + 1
     alpha = rng.standard_normal((r, N))
@@ -188,7 +188,7 @@ def workbook_schemes(instance: Instance, rng: np.random.Generator, n_random: int
     P's singular frame (:func:`random_frame_scheme`), two random mixtures of all of these, the released code's
     split of OK and OK itself (last).
     """
-    check_rng("rng", rng)
+    rng = check_rng("rng", rng)
     v, M, r = instance.v, instance.M, instance.rank
     schemes = [kf_pair_scheme(v, M, i, j) for i in range(r + 1) for j in range(i + 1, r + 1)]
     schemes.append(kf_avg_scheme(v, M))

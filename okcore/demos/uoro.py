@@ -87,7 +87,7 @@ def uoro_state_before(
     t = check_positive_int("t", t)
     if t >= xs.shape[0]:
         raise ValueError(f"t: expected t < len(xs) = {xs.shape[0]}, got {t}")
-    check_rng("rng", rng)
+    rng = check_rng("rng", rng)
     est, h = _run_uoro(cell, xs[:t], rng, balance)
     return est.s[0].copy(), est.theta[0].copy(), cell.step(xs[t], h)
 

@@ -202,16 +202,16 @@ def _reference_exponent() -> float:
 @exercise("05.3", "how the ratio UORO / KF-RTRL grows with n", _reference_exponent)
 def _check_exponent(answer: Any) -> tuple[bool, str]:
     try:
-        beta = float(answer)
+        kappa = float(answer)
     except (TypeError, ValueError):
-        return False, "Give one number β, the exponent in ratio ∝ n^β."
-    if abs(beta - 1.0) <= 0.25:
+        return False, "Give one number κ, the exponent in ratio ∝ n^κ."
+    if abs(kappa - 1.0) <= 0.25:
         return True, (
             "UORO's floor (n − 1)‖F_t‖² grows like n relative to ‖F_t‖², KF-RTRL's step variance does not: "
-            "β = 1. The measurement below fits it."
+            "κ = 1. The measurement below fits it."
         )
-    if abs(beta) <= 0.25:
+    if abs(kappa) <= 0.25:
         return False, "The ratio does grow: UORO's per-step floor (n − 1)‖F_t‖² has no counterpart in KF-RTRL."
-    if beta > 1.25:
+    if kappa > 1.25:
         return False, "Too fast: the floor (n − 1)‖F_t‖² is linear in n, and KF's relative variance stays O(1)."
     return False, "Compare UORO's per-step floor (n − 1)‖F_t‖² with KF-RTRL's step variance, relative to ‖F_t‖²."

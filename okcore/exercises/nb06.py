@@ -1,5 +1,5 @@
-"""Exercises of notebook 06 (Kronecker sums): the best pair for KF's sign trick, and an unbiased sign-mixing
-compression of one's own."""
+"""Exercises of notebook 06 (Kronecker sums): the best pair for KF's sign trick, an unbiased sign-mixing
+compression of one's own, and an unbiased scheme whose coefficients are not all 1 on a step with dependent terms."""
 
 from __future__ import annotations
 
@@ -97,10 +97,64 @@ def _check_mixing(answer: Any) -> tuple[bool, str]:
     moments = exact_moments(sign_mixing_scheme(inst.v, inst.M, alpha, beta), inst.target)
     diag = np.einsum("ji,ji->i", alpha, beta)
     if moments.bias > 1e-9:
+        # the three terms of this step are linearly independent (P has Kronecker rank 3), so unbiasedness needs
+        # every coefficient c_i = Σ_j α_ji β_ji to be 1
         bad = ", ".join(f"{i + 1}: {d:.3g}" for i, d in enumerate(diag) if not np.isclose(d, 1.0))
         return False, (
-            f"Not unbiased (relative bias {moments.bias:.2g}). The coefficient Σ_j α_ji β_ji of term i must be 1; "
-            f"yours are off for term(s) {bad}."
+            f"Not unbiased (relative bias {moments.bias:.2g}). The terms of this step are linearly independent, so "
+            f"the coefficient Σ_j α_ji β_ji of every term i must be 1; yours are off for term(s) {bad}."
         )
     kf_avg = exact_moments(kf_avg_scheme(inst.v, inst.M), inst.target).variance
     return True, f"Unbiased. Its per-step variance is {moments.variance:.3g} (KF-avg: {kf_avg:.3g})."
+
+
+# --- 06.3: dependent terms ----------------------------------------------------------------------------------
+
+
+def repeated_instance() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(v (3, K), M (3, n, k), P) of exercise 06.3: terms 1 and 2 of a real step, and term 3 a copy of term 1.
+
+    P = Σ_j v_j ⊗ M_j = 2 v_1 ⊗ M_1 + v_2 ⊗ M_2, of Kronecker rank 2: the three terms are linearly dependent.
+    """
+    inst = _instance()
+    v = np.stack([inst.v[0], inst.v[1], inst.v[0]])
+    M = np.stack([inst.M[0], inst.M[1], inst.M[0]])
+    return v, M, np.einsum("jp,jaq->apq", v, M)
+
+
+def _reference_dependent() -> tuple[np.ndarray, np.ndarray]:
+    # E[X] = Σ_i c_i v_i ⊗ M_i with c_i = Σ_j α_ji β_ji. Term 3 = term 1, so
+    # E[X] = (c_1 + c_3) v_1 ⊗ M_1 + c_2 v_2 ⊗ M_2: any c with c_1 + c_3 = 2 and c_2 = 1 is unbiased.
+    # Put all of the repeated term on term 1: c = (2, 1, 0).
+    alpha = np.array([[np.sqrt(2.0), 0.0, 0.0], [0.0, 1.0, 0.0]])
+    return alpha, alpha.copy()
+
+
+@exercise("06.3", "unbiased without Σ_j α_ji β_ji = 1", _reference_dependent)
+def _check_dependent(answer: Any) -> tuple[bool, str]:
+    try:
+        alpha, beta = (np.asarray(a, dtype=float) for a in answer)
+    except (TypeError, ValueError):
+        return False, "Give a pair (alpha, beta) of arrays of shape (2, 3)."
+    if alpha.shape != (2, 3) or beta.shape != (2, 3):
+        return False, f"alpha and beta should both have shape (2, 3), got {alpha.shape} and {beta.shape}."
+    if not (np.all(np.isfinite(alpha)) and np.all(np.isfinite(beta))):
+        return False, "alpha and beta should be finite."
+    v, M, P = repeated_instance()
+    moments = exact_moments(sign_mixing_scheme(v, M, alpha, beta), P)
+    c = np.einsum("ji,ji->i", alpha, beta)
+    coeffs = ", ".join(f"{x:.3g}" for x in c)
+    if moments.bias > 1e-9:
+        return False, (
+            f"Not unbiased (relative bias {moments.bias:.2g}, exact over all 8 sign patterns); your coefficients "
+            f"c = ({coeffs}). Here term 3 equals term 1, so E[X] = (c_1 + c_3) v_1 ⊗ M_1 + c_2 v_2 ⊗ M_2."
+        )
+    if np.allclose(c, 1.0, rtol=0.0, atol=1e-6):
+        return False, (
+            "Unbiased, but every c_i = Σ_j α_ji β_ji is 1: that is the condition for independent terms. Find "
+            "one whose coefficients are not all 1."
+        )
+    return True, (
+        f"Unbiased (exact over all 8 sign patterns) with c = ({coeffs}): the rule 'every c_i = 1' is sufficient, "
+        "but necessary only when the terms are linearly independent."
+    )

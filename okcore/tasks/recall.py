@@ -61,7 +61,7 @@ def delayed_recall(
     T = check_positive_int("T", T)
     delay = check_nonneg_int("delay", delay)
     n_symbols = check_positive_int("n_symbols", n_symbols)
-    check_rng("rng", rng)
+    rng = check_rng("rng", rng)
     if delay >= T:
         raise ValueError(f"delay: expected 0 <= delay < T = {T}, got {delay} (every target would be blank)")
     if n_symbols < 2:

@@ -296,7 +296,7 @@ def bpc_evaluator(
     """A function ``(cell, readout) -> {key: bits per character}`` for evaluating during training."""
 
     def evaluate(cell, readout) -> dict:
-        return {key: contiguous_bpc(cell, readout, ids, streams=streams, max_chars=max_chars)}
+        return {key: round(contiguous_bpc(cell, readout, ids, streams=streams, max_chars=max_chars), 6)}
 
     return evaluate
 
@@ -348,8 +348,7 @@ def sample(
         )
     n_chars = check_positive_int("n_chars", n_chars)
     temperature = check_positive_float("temperature", temperature)
-    rng = np.random.default_rng(rng) if isinstance(rng, int) and not isinstance(rng, bool) else rng
-    check_rng("rng", rng)
+    rng = check_rng("rng", rng)
     if not isinstance(prompt, str):
         raise TypeError(f"prompt: expected a string, got {type(prompt).__name__}")
     start = prompt or ("\n" if "\n" in vocab.chars else vocab.chars[0])

@@ -3,7 +3,9 @@
 - :mod:`okcore.train.loop`: :func:`train`, one loop for every method, and its :class:`History`.
 - :mod:`okcore.train.runs`: the run-file format (JSON with config, log and final), cached runs of the copy task.
 - :mod:`okcore.train.results`: loading groups of run files, tables and plots of them.
-- :mod:`okcore.train.cli`: ``python -m okcore.train``.
+- :mod:`okcore.train.text_runs`: character-level language-model runs, their weights files, sampling.
+- :mod:`okcore.train.cli`: ``python -m okcore.train`` (``copy``, ``text``, ``sample``; see also
+  :mod:`okcore.train.text_cli`).
 """
 
 from okcore.train.loop import (

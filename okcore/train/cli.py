@@ -1,5 +1,8 @@
 """Command line: ``python -m okcore.train copy --method ok --rank 4 --steps 20000 --out run.json``.
 
+``text`` trains on a UTF-8 text file and ``sample`` generates text from such a run (see
+:mod:`okcore.train.text_cli`).
+
 Progress goes to stderr and a one-line summary to stdout. A bad option exits with status 2 and one line naming it;
 Ctrl-C stops the run, writes what it has and exits with status 130.
 """
@@ -11,6 +14,7 @@ import sys
 
 from okcore.train.loop import CELLS, DEFAULT_LR, METHODS
 from okcore.train.runs import COPY_DEFAULTS, check_out_path, copy_config, run_copy, run_record, write_json
+from okcore.train.text_cli import add_text_parsers, sample_command, text_command
 
 __all__ = ["main", "build_parser"]
 
@@ -44,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     copy = sub.add_parser("copy", help="the copy task with the paper's curriculum")
     _add_common(copy, COPY_DEFAULTS)
     copy.add_argument("--cosine-every", type=int, default=0, help="record the gradient cosine with exact RTRL")
+    add_text_parsers(sub, _add_common)
     return parser
 
 
@@ -91,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "copy":
             return _copy(args)
+        if args.command == "text":
+            return text_command(args)
+        if args.command == "sample":
+            return sample_command(args)
     except (ValueError, TypeError) as err:
         msg = str(err)
         # Messages from the library name the argument; the CLI user knows it as an option.
