@@ -8,6 +8,7 @@
 #   make execute    re-execute the notebooks in order and save their outputs in place
 #   make bench      run the estimator benchmarks
 #   make data       regenerate the cached runs in data/ (long: see data/README.md; FORCE=1 redoes existing files)
+#   make data-costs regenerate data/costs/costs.json, the measured costs per step notebook 12 reads (minutes)
 #   make book       build the workbook as a static website that reads offline, in build/book
 #   make clean      remove caches and build files (make distclean also removes .venv)
 #
@@ -30,10 +31,10 @@ NB_TIMEOUT ?= 600
 NBVAL_FLAGS := --nbval --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env
 PYTEST_FLAGS := -p no:cacheprovider
 
-.PHONY: help lab run execute test bench data data-copy data-text book clean distclean venv chromium npm
+.PHONY: help lab run execute test bench data data-copy data-text data-costs book clean distclean venv chromium npm
 
 help:
-	@sed -n '3,15p' Makefile | sed 's/^#//'
+	@sed -n '3,16p' Makefile | sed 's/^#//'
 
 # --- the virtual environment --------------------------------------------------------------------------
 
@@ -149,7 +150,11 @@ bench: $(VENV)/.stamp-base
 	$(VPY) benchmarks/bench_estimators.py
 
 # Cached runs: one process per core, BLAS on one thread each. Files that exist are kept unless FORCE=1.
-data: data-copy data-text
+data: data-copy data-text data-costs
+
+# The grid of notebook 12: every estimator, n = 16 … 128, r = 1, 2, 4, 8, batch 1 and 16, BLAS on one thread.
+data-costs: $(VENV)/.stamp-base
+	$(VPY) -m okcore.costs --n 16 24 32 48 64 96 128 --repeats 9 --min-time 0.01 --out data/costs/costs.json
 
 data-copy: $(VENV)/.stamp-base
 	OPENBLAS_NUM_THREADS=1 $(VPY) -m okcore.experiments copy --jobs 2 $(if $(FORCE),--force)

@@ -17,9 +17,14 @@ with H (B, n, n) and G (B, n, K·k) for exact RTRL, the r products ``np.matmul(H
 A (B, r, n, k) for KF, KF-avg and OK. ``ratio`` is the median over the repeats of update / that product;
 timing the two in turn keeps slow drifts of the machine's speed out of it.
 
-To add an estimator, add a factory ``(cell, batch, rank, rng) -> Estimator`` to ``ESTIMATORS``; if it uses
-``rank``, add its name to ``RANKED`` too (every other estimator gets one row per size, rank shown as "-"); if
-it stores G densely, add it to ``DENSE`` (such rows are skipped above ``--max-gb``, like the H·G column).
+The timing itself lives in :mod:`okcore.costs` (``time_update``), which also writes the cached measurements that
+notebook 12 reads; this script prints them as a table. To add an estimator, add it to ``okcore.costs.METHODS``
+and ``make_estimator`` (and to ``RANKED``, ``FACTORED`` or ``DENSE`` as it applies).
+
+At the end the script restates the performance targets and says whether this run meets them: OK with r = 8 at
+n = 128, batch 1, within 1.8× its r products H·A_i; KF at n = 128 within 1.4× H·A; with a batch of 16, the cost
+per sequence at most 0.3× that of batch 1 where per-call overhead dominates (n = 16, and r <= 2 at n = 32).
+They are printed for information; no test times anything.
 """
 
 from __future__ import annotations
@@ -31,35 +36,22 @@ for _var in _THREAD_VARS:
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
-import itertools  # noqa: E402
-import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import okcore  # noqa: E402
-from okcore import KFRTRL, OK, UORO, ExactRTRL, GatedCell, KFAverage  # noqa: E402
-from okcore.estimator import Estimator  # noqa: E402
+from okcore import costs  # noqa: E402
+from okcore.costs import DENSE, FACTORED, RANKED, time_update  # noqa: E402
 
-N_IN = 4
-N_STEPS = 8  # distinct steps cycled through by the updates
+ESTIMATORS = costs.METHODS
+N_IN = costs.N_IN
 
-# name -> factory(cell, batch, rank, rng) returning a fresh estimator.
-ESTIMATORS: dict[str, Callable[[GatedCell, int, int, np.random.Generator], Estimator]] = {
-    "exact": lambda cell, batch, rank, rng: ExactRTRL(cell, batch=batch),
-    "uoro": lambda cell, batch, rank, rng: UORO(cell, batch=batch, rng=rng),
-    "kf": lambda cell, batch, rank, rng: KFRTRL(cell, batch=batch, rng=rng),
-    "kf-avg": lambda cell, batch, rank, rng: KFAverage(cell, rank, batch=batch, rng=rng),
-    "ok": lambda cell, batch, rank, rng: OK(cell, rank, batch=batch, rng=rng),
-}
-# Names whose factory uses ``rank``: they get one row per rank in --ranks.
-RANKED: set[str] = {"kf-avg", "ok"}
-# Names built around r products H·A_i (r = 1 for kf): their reference column is that product alone.
-FACTORED: set[str] = {"kf", "kf-avg", "ok"}
-# Names that store G densely: skipped, like the H·G column, when two dense buffers would exceed --max-gb.
-DENSE: set[str] = {"exact"}
+# The targets, restated: (description, test on the table's rows) -- printed, never asserted.
+TARGET_OK_RATIO = 1.8  # OK, r = 8, n = 128, B = 1: update / its 8 products H·A_i
+TARGET_KF_RATIO = 1.4  # KF, n = 128, B = 1: update / H·A
+TARGET_BATCH_GAIN = 0.3  # per-sequence time with B = 16 / with B = 1, where per-call overhead dominates
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -91,6 +83,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="skip H·G and dense estimators where 2 buffers of B·n·K·k float64 exceed this many GB (default 2.0)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the cell weights and inputs (default 0)")
+    p.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="wall: elapsed time (default); cpu: this process's processor time, steadier on a busy machine",
+    )
     args = p.parse_args(argv)
     for name in ("n", "batch", "ranks"):
         if min(getattr(args, name)) < 1:
@@ -98,66 +96,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.repeats < 1 or args.min_time <= 0 or args.max_gb <= 0:
         p.error("--repeats, --min-time and --max-gb must be positive")
     return args
-
-
-def time_interleaved(fns: list[Callable[[], object]], repeats: int, min_time: float) -> list[list[float]]:
-    """Per function, the mean time of one call in each of ``repeats`` rounds, in seconds, after a warm-up.
-
-    Each round times every function in turn (each over enough calls to last ``min_time``), so that a slow
-    drift of the machine's speed affects an update and its reference alike.
-    """
-    numbers = []
-    for fn in fns:
-        fn()  # warm-up: first-touch page faults, BLAS initialisation, caches
-        start = time.perf_counter()
-        fn()
-        once = time.perf_counter() - start
-        numbers.append(max(1, int(np.ceil(min_time / max(once, 1e-9)))))
-    samples: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, number, out in zip(fns, numbers, samples, strict=True):
-            start = time.perf_counter()
-            for _ in range(number):
-                fn()
-            out.append((time.perf_counter() - start) / number)
-    return samples
-
-
-def make_steps(cell: GatedCell, batch: int, rng: np.random.Generator) -> list[okcore.Step]:
-    """N_STEPS consecutive batched steps of the cell on random one-hot inputs."""
-    h = cell.initial_state(batch)
-    steps = []
-    for _ in range(N_STEPS):
-        x = np.eye(N_IN)[rng.integers(0, N_IN, size=batch)]
-        step = cell.step(x, h)
-        steps.append(step)
-        h = step.h
-    return steps
-
-
-def matmul_call(steps: list[okcore.Step], batch: int, n: int, K: int, k: int, seed: int) -> Callable[[], object]:
-    """np.matmul(H, G, out=...) with H (B, n, n) and G (B, n, K·k): exact RTRL's product."""
-    G = np.random.default_rng(seed + 1).normal(size=(batch, n, K * k))
-    out = np.empty_like(G)
-    H = steps[0].H
-    return lambda: np.matmul(H, G, out=out)
-
-
-def products_call(steps: list[okcore.Step], batch: int, rank: int, n: int, k: int, seed: int) -> Callable[[], object]:
-    """np.matmul(H, A, out=...) with H (B, 1, n, n) and A (B, r, n, k): the r products H·A_i."""
-    A = np.random.default_rng(seed + 1).normal(size=(batch, rank, n, k))
-    out = np.empty_like(A)
-    H = steps[0].H[:, None]
-    return lambda: np.matmul(H, A, out=out)
-
-
-def update_call(
-    name: str, cell: GatedCell, steps: list[okcore.Step], batch: int, rank: int, seed: int
-) -> tuple[Callable[[], object], Estimator]:
-    """One ``update`` of a fresh estimator on the next of the cycled steps, and that estimator."""
-    est = ESTIMATORS[name](cell, batch, rank, np.random.default_rng(seed + 2))
-    cycle = itertools.cycle(steps)
-    return lambda: est.update(next(cycle)), est
 
 
 def format_table(header: list[str], rows: list[list[str]]) -> str:
@@ -174,24 +112,68 @@ def format_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(header), rule, *(line(r) for r in rows)])
 
 
+def targets(rows: list[dict]) -> list[tuple[str, str, str]]:
+    """(target, measured, verdict) for each restated target whose rows are in the table."""
+    by_key = {(r["method"], r["rank"], r["n"], r["batch"]): r for r in rows}
+    out = []
+    ok8 = by_key.get(("ok", 8, 128, 1))
+    if ok8 is not None:
+        out.append(
+            (
+                f"OK r=8, n=128, B=1: update <= {TARGET_OK_RATIO}× its 8 products H·A_i",
+                f"{ok8['ratio']:.2f}×",
+                "met" if ok8["ratio"] <= TARGET_OK_RATIO else "NOT met",
+            )
+        )
+    kf = by_key.get(("kf", 1, 128, 1))
+    if kf is not None:
+        out.append(
+            (
+                f"KF, n=128, B=1: update <= {TARGET_KF_RATIO}× H·A",
+                f"{kf['ratio']:.2f}×",
+                "met" if kf["ratio"] <= TARGET_KF_RATIO else "NOT met",
+            )
+        )
+    for (method, rank, n, batch), row in by_key.items():
+        one = by_key.get((method, rank, n, 1))
+        overhead_bound = n == 16 or (n == 32 and method != "exact" and rank <= 2)
+        if batch != 16 or one is None or not overhead_bound:
+            continue
+        gain = row["per_seq_s"] / one["per_seq_s"]
+        name = method + (f" r={rank}" if method in RANKED else "")
+        out.append(
+            (
+                f"{name}, n={n}: per sequence B=16 <= {TARGET_BATCH_GAIN}× B=1",
+                f"{gain:.2f}×",
+                "met" if gain <= TARGET_BATCH_GAIN else "NOT met",
+            )
+        )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    env = costs.environment()
     print(f"okcore {okcore.__version__}, numpy {np.__version__}, python {sys.version.split()[0]}")
-    blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
     print(
-        f"BLAS: {blas.get('name', '?')} {blas.get('version', '')}".rstrip()
+        f"BLAS: {env['blas']['name']} {env['blas']['version'] or ''}".rstrip()
         + "; threads pinned: "
         + ", ".join(f"{v}={os.environ[v]}" for v in _THREAD_VARS)
+        + f"; load average {env['machine']['load_average_1min']:.1f} on {env['machine']['logical_cpus']} CPUs"
     )
-    print(f"cell: GatedCell(n_in={N_IN}), k = 2n; median of {args.repeats} repeats of >= {args.min_time * 1e3:g} ms")
+    print(
+        f"cell: GatedCell(n_in={N_IN}), k = 2n; median of {args.repeats} repeats of >= {args.min_time * 1e3:g} ms"
+        f" ({args.clock} clock)"
+    )
     print()
 
     header = ["estimator", "rank", "n", "B", "update µs", "per seq µs", "reference", "ref µs", "ratio"]
-    rows: list[list[str]] = []
+    table: list[list[str]] = []
+    rows: list[dict] = []
     notes: list[str] = []
     started = time.perf_counter()
     for n in args.n:
-        cell = GatedCell(N_IN, n, np.random.default_rng(args.seed))
+        cell = okcore.GatedCell(N_IN, n, np.random.default_rng(args.seed))
         K, k = cell.K, cell.k
         for batch in args.batch:
             g_bytes = 8 * batch * n * K * k
@@ -204,45 +186,49 @@ def main(argv: list[str] | None = None) -> int:
             names = [name for name in args.estimators if dense_fits or name not in DENSE]
             if not names:
                 continue
-            steps = make_steps(cell, batch, np.random.default_rng(args.seed + 3))
+            steps = costs.make_steps(cell, batch, np.random.default_rng(args.seed + 3))
             for name in names:
                 for rank in args.ranks if name in RANKED else [None]:
-                    update, est = update_call(name, cell, steps, batch, rank or 1, args.seed)
-                    if name in FACTORED:
-                        ref_name, ref = f"{rank or 1}×H·A", products_call(steps, batch, rank or 1, n, k, args.seed)
-                    elif name in DENSE:
-                        ref_name, ref = "H·G", matmul_call(steps, batch, n, K, k, args.seed)
-                    else:  # UORO is built around O(n²) vector products: no product to compare with
-                        ref_name, ref = "-", None
-                    samples = time_interleaved([update] if ref is None else [update, ref], args.repeats, args.min_time)
-                    seconds = statistics.median(samples[0])
-                    ref_s = None if ref is None else statistics.median(samples[1])
-                    ratio = None if ref is None else statistics.median(a / b for a, b in zip(*samples, strict=True))
-                    del ref
-                    finite = bool(np.all(np.isfinite(est.gradient(np.ones((batch, n))))))
-                    if not finite:
-                        notes.append(f"{name} n={n} B={batch}: the estimate overflowed; its time may be unreliable")
-                    rows.append(
+                    row = time_update(
+                        name,
+                        n,
+                        rank or 1,
+                        batch,
+                        repeats=args.repeats,
+                        min_time=args.min_time,
+                        seed=args.seed,
+                        clock=args.clock,
+                        cell=cell,
+                        steps=steps,
+                    )
+                    rows.append(row)
+                    has_ref = name in FACTORED or name in DENSE
+                    table.append(
                         [
                             name,
                             "-" if rank is None else str(rank),
                             str(n),
                             str(batch),
-                            f"{seconds * 1e6:.1f}",
-                            f"{seconds * 1e6 / batch:.1f}",
-                            ref_name if ref_s is not None else "-",
-                            "-" if ref_s is None else f"{ref_s * 1e6:.1f}",
-                            "-" if ratio is None else f"{ratio:.2f}",
+                            f"{row['update_s'] * 1e6:.1f}",
+                            f"{row['per_seq_s'] * 1e6:.1f}",
+                            row["reference"] if has_ref else "-",
+                            f"{row['ref_s'] * 1e6:.1f}" if has_ref else "-",
+                            f"{row['ratio']:.2f}" if has_ref else "-",
                         ]
                     )
                     print(f"  timed {name} n={n} B={batch}", file=sys.stderr, flush=True)
-    print(format_table(header, rows))
+    print(format_table(header, table))
     print()
     print("per seq: update time / B. reference: the product each estimator is built around (H·G for exact RTRL,")
     print("the r products H·A_i for KF, KF-avg and OK), timed in turn with the update in every repeat; ratio: the")
     print("median over the repeats of update / reference.")
     for note in notes:
         print("note:", note)
+    met = targets(rows)
+    if met:
+        print()
+        print("targets (restated; printed for information, never asserted by a test):")
+        print(format_table(["target", "measured", "verdict"], [list(t) for t in met]))
     print(f"total time {time.perf_counter() - started:.1f} s")
     return 0
 
