@@ -25,6 +25,7 @@ __all__ = ["CopyTask", "copy_sequence", "MARKER", "FILLER", "N_SYMBOLS"]
 MARKER = 2
 FILLER = 3
 N_SYMBOLS = 4
+_ONE_HOT = np.eye(N_SYMBOLS)
 
 
 def copy_sequence(bits: object) -> tuple[np.ndarray, np.ndarray]:
@@ -129,8 +130,7 @@ class CopyTask:
         if reset.any():
             self._start(np.flatnonzero(reset))
         rows = np.arange(self.batch)
-        x = np.zeros((self.batch, N_SYMBOLS))
-        x[rows, self._inputs[rows, self._pos]] = 1.0
+        x = _ONE_HOT[self._inputs[rows, self._pos]]
         y = self._targets[rows, self._pos]
         self._pos += 1
         self._ended = self._pos >= self._length
