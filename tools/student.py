@@ -1,12 +1,11 @@
 """Write the student edition of the workbook: the notebooks without their reference solutions.
 
-    python tools/student.py [--out student] [--executed DIR] [NOTEBOOK.ipynb ...]
+    python tools/student.py [--out student] [NOTEBOOK.ipynb ...]
 
 In every notebook (default: notebooks/NN_*.ipynb) each cell tagged ``solution`` is removed and each cell tagged
 ``exercise`` loses its outputs and execution count, so the learner sees the skeleton and the checker without
 the stored "correct". Everything else (other cells, their outputs, ids and metadata, the notebook's metadata) is
 kept as it is. The copies go into one folder beside notebooks/, so paths relative to a notebook still resolve.
-With ``--executed DIR`` every copy is also run top to bottom (from its original's folder) and the run saved in DIR.
 """
 
 from __future__ import annotations
@@ -84,29 +83,10 @@ def write_student_edition(notebooks: list[Path], out: Path) -> dict[Path, Editio
     return written
 
 
-def run(path: Path, cwd: Path, timeout: float = 600) -> nbformat.NotebookNode:
-    """Execute the notebook at ``path`` top to bottom with ``cwd`` as its working directory; return it executed.
-
-    Raises nbclient's CellExecutionError at the first cell that fails (unless tagged ``raises-exception``).
-    """
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
-    client.execute()
-    return nb
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks (default: notebooks/NN_*.ipynb)")
     parser.add_argument("--out", type=Path, default=ROOT / "student", help="folder for the student edition")
-    parser.add_argument(
-        "--executed",
-        type=Path,
-        help="also run every student notebook top to bottom (from its original's folder) and save the run here",
-    )
-    parser.add_argument("--timeout", type=float, default=600, help="seconds allowed per cell with --executed")
     args = parser.parse_args(argv)
     notebooks = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if not notebooks:
@@ -118,11 +98,6 @@ def main(argv: list[str] | None = None) -> int:
             f"{edition.exercises_cleared} exercise cells cleared"
         )
     print(f"student edition of {len(written)} notebooks in {args.out}")
-    if args.executed:
-        args.executed.mkdir(parents=True, exist_ok=True)
-        for (target, _), source in zip(written.items(), notebooks, strict=True):
-            nbformat.write(run(target, Path(source).resolve().parent, args.timeout), args.executed / target.name)
-            print(f"{target.name}: ran top to bottom")
     return 0
 
 
