@@ -4,6 +4,7 @@ and every notebook of it runs top to bottom with the exercises unanswered."""
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -117,11 +118,20 @@ def test_workbook_edition_has_no_solutions_and_is_otherwise_the_same(edition, no
 def test_workbook_edition_runs_top_to_bottom(tmp_path, notebook):
     """The student copy, run by nbval in lax mode in its own process: every cell must run without an error (so the
     exercise checkers, unanswered, must report rather than raise); stored outputs are not compared."""
-    student.write_student_edition([notebook], tmp_path)
+    # A tree like the repository's, with the student copy in place of notebooks/: paths such as ../data/... resolve
+    # as they do for the originals (nbval runs a notebook from its own folder).
+    for entry in ROOT.iterdir():
+        if entry.name != "notebooks":
+            (tmp_path / entry.name).symlink_to(entry)
+    folder = tmp_path / "notebooks"
+    student.write_student_edition([notebook], folder)
+    for entry in NOTEBOOK_DIR.iterdir():
+        if entry.is_file() and entry.suffix != ".ipynb":
+            shutil.copy2(entry, folder / entry.name)
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval-lax", "--nbval-current-env"]
-    cmd += [f"--nbval-cell-timeout={CELL_TIMEOUT}", notebook.name]
+    cmd += [f"--nbval-cell-timeout={CELL_TIMEOUT}", "--rootdir", str(folder), notebook.name]
     try:
-        proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=CELL_TIMEOUT * 2)
+        proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=CELL_TIMEOUT * 2)
     except subprocess.TimeoutExpired as err:
         pytest.fail(f"the student edition of {notebook.name} did not finish in {err.timeout:.0f} s")
     assert proc.returncode == 0, f"the student edition of {notebook.name} failed:\n{proc.stdout[-8000:]}"
