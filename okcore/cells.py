@@ -187,8 +187,8 @@ class GatedCell(_Cell):
 
     def _forward(self, z: np.ndarray, h_prev: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n = self.n_hidden
-        s_c = sigmoid(z[:, :n])
-        f = sigmoid(z[:, n:])
+        s = sigmoid(z)  # one call for both blocks
+        s_c, f = s[:, :n], s[:, n:]
         c = 2.0 * s_c - 1.0
         h = f * h_prev + (1.0 - f) * c
         d = np.concatenate([(1.0 - f) * 2.0 * s_c * (1.0 - s_c), (h_prev - c) * f * (1.0 - f)], axis=1)

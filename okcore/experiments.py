@@ -42,8 +42,8 @@ COPY_METHODS: list[tuple[str, int | None, int | None]] = [
     ("tbptt", None, 16),
 ]
 COPY_SEEDS = (0, 1, 2)
-COSINE_STEPS = 5_000
-COSINE_EVERY = 25
+COSINE_STEPS = 20_000
+COSINE_EVERY = 50
 
 
 def run_name(config: dict) -> str:

@@ -25,7 +25,7 @@ import numpy as np
 from IPython.display import display
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from okcore import explorer
 from okcore.explorer import ESTIMATORS, RANKED
@@ -107,8 +107,9 @@ def compute_result(params: Mapping[str, Any] | None = None, progress=None) -> di
     """Everything the dashboard shows for ``params`` (the keys of ``DEFAULTS``; missing ones take the defaults).
 
     Returns a dict with ``params`` (complete), ``curves`` (:func:`okcore.explorer.noise_curves`), ``sweep``
-    (:func:`okcore.explorer.noise_vs_rank` over :func:`sweep_ranks`, or None when ``params["sweep"]`` is False)
-    and ``final`` (name -> relative variance at t = T, a float).
+    (:func:`okcore.explorer.noise_vs_rank` over :func:`sweep_ranks`: the mean over t, the statistic of the readout's
+    first column; None when ``params["sweep"]`` is False), ``mean`` (name -> relative variance averaged over t) and
+    ``final`` (name -> relative variance at t = T).
 
     ``progress(done, total, label)``, if given, is called before each measurement that is not cached yet and once
     more at the end with done == total.
@@ -122,9 +123,10 @@ def compute_result(params: Mapping[str, Any] | None = None, progress=None) -> di
     if progress is not None:
         progress(len(todo), len(todo), "done")
     curves = explorer.noise_curves(**_curve_args(p))
-    sweep = explorer.noise_vs_rank(**_sweep_args(p)) if p["sweep"] else None
+    sweep = explorer.noise_vs_rank(**_sweep_args(p), statistic="mean") if p["sweep"] else None
+    mean = {name: float(np.mean(curve)) for name, curve in curves.items()}
     final = {name: float(curve[-1]) for name, curve in curves.items()}
-    return {"params": p, "curves": curves, "sweep": sweep, "final": final}
+    return {"params": p, "curves": curves, "sweep": sweep, "mean": mean, "final": final}
 
 
 def format_value(x: float) -> str:
@@ -139,23 +141,25 @@ def _label(name: str, rank: int) -> str:
 
 
 def format_readout(result: Mapping[str, Any]) -> str:
-    """The numeric readout as HTML: per estimator the relative variance at t = T and its mean over t."""
+    """The numeric readout as HTML: per estimator the relative variance averaged over t (the statistic of the rank
+    plot) and at t = T."""
     p = result["params"]
     rows = []
     for name, curve in result["curves"].items():
         label = html.escape(_label(name, p["rank"]))
         rows.append(
             f"<tr><td style='color:{COLORS[name]}{_PAD}'><b>{label}</b></td>"
-            f"<td style='text-align:right{_PAD}'>{format_value(float(curve[-1]))}</td>"
-            f"<td style='text-align:right{_PAD}'>{format_value(float(np.mean(curve)))}</td></tr>"
+            f"<td style='text-align:right{_PAD}'>{format_value(float(np.mean(curve)))}</td>"
+            f"<td style='text-align:right{_PAD}'>{format_value(float(curve[-1]))}</td></tr>"
         )
     head = (
         f"<b>relative variance</b> · {p['cell_type']} cell, n = {p['n_hidden']}, T = {p['T']}, "
         f"{p['n_samples']} samples, seed {p['seed']}"
     )
     table = (
-        f"<table><tr><th style='text-align:left{_PAD}'>estimator</th><th style='text-align:right{_PAD}'>at t = T</th>"
-        f"<th style='text-align:right{_PAD}'>mean over t</th></tr>" + "".join(rows) + "</table>"
+        f"<table><tr><th style='text-align:left{_PAD}'>estimator</th>"
+        f"<th style='text-align:right{_PAD}'>mean over t (right plot)</th>"
+        f"<th style='text-align:right{_PAD}'>at t = T</th></tr>" + "".join(rows) + "</table>"
     )
     return f"<div class='okcore-readout'>{head}{table}</div>"
 
@@ -174,15 +178,17 @@ def draw_curves(ax: Axes, result: Mapping[str, Any]) -> Axes:
         ax.plot(t, _positive(curve), color=COLORS[name], label=_label(name, p["rank"]))
     ax.set_yscale("log")
     ax.set_xlabel("time step t")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(r"$\mathbb{E}\,\|\tilde G_t - G_t\|^2 / \|G_t\|^2$")
-    ax.set_title(f"noise over time ({p['cell_type']}, n = {p['n_hidden']})")
+    ax.set_title(f"relative variance $V_t$ over time ({p['cell_type']}, n = {p['n_hidden']})")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)  # hides no curve
     return ax
 
 
 def draw_sweep(ax: Axes, result: Mapping[str, Any]) -> Axes:
-    """Relative variance at t = T against the rank: KF-avg and OK per r, UORO and KF as horizontal lines."""
+    """Relative variance averaged over t against the rank (the readout's first column): KF-avg and OK per r, UORO
+    and KF as horizontal lines."""
     p, sweep = result["params"], result["sweep"]
     if sweep is None:
         ax.text(0.5, 0.5, "rank sweep switched off", ha="center", va="center", transform=ax.transAxes)
@@ -199,8 +205,8 @@ def draw_sweep(ax: Axes, result: Mapping[str, Any]) -> Axes:
     ax.set_yscale("log")
     ax.set_xticks(ranks)
     ax.set_xlabel("rank r (Kronecker terms)")
-    ax.set_ylabel("relative variance at t = T")
-    ax.set_title("noise against the rank")
+    ax.set_ylabel("relative variance, mean over t")
+    ax.set_title("mean noise over t = 1..T against the rank")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     return ax

@@ -9,7 +9,6 @@ Needs Chromium (`apt-get install chromium`); without it the test fails and says 
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -21,7 +20,7 @@ NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "09_noise_expl
 
 # Bounds for the waits, in milliseconds.
 PAGE_LOAD = 60_000
-RUN_ALL = 90_000
+RUN_ALL = 150_000  # a loaded machine runs the notebook several times slower than an idle one
 ROUND_TRIP = 30_000
 
 
@@ -38,7 +37,7 @@ def _wait_until(predicate, timeout_ms: int, what: str, interval: float = 0.2):
 
 
 @pytest.mark.browser
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(300)
 def test_rank_slider_updates_plot_and_readout(tmp_path):
     chromium = find_chromium()
     if chromium is None:
@@ -46,10 +45,15 @@ def test_rank_slider_updates_plot_and_readout(tmp_path):
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import expect, sync_playwright
 
-    # Lab autosaves what it opens: give it a copy, never the committed notebook.
+    # Lab autosaves what it opens: give it a copy, never the committed notebook. The copy has no outputs and no
+    # execution counts, so that a prompt "[n]:" can only come from this run (not from the saved notebook).
     root = tmp_path / "lab"
     root.mkdir()
-    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
+    fresh = nbformat.read(NOTEBOOK, as_version=4)
+    for cell in fresh.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nbformat.write(fresh, root / NOTEBOOK.name)
     # Execution count of the last code cell whose input is shown (hidden inputs show no prompt).
     code_cells = [cell for cell in nbformat.read(NOTEBOOK, as_version=4).cells if cell.cell_type == "code"]
     shown = [not cell.metadata.get("jupyter", {}).get("source_hidden") for cell in code_cells]

@@ -209,3 +209,63 @@ def test_08_1_rejects(wrong, message, capsys):
 def test_08_2_rejects(answer, message, capsys):
     ok, out = verdict("08.2", answer, capsys)
     assert not ok and message in out
+
+
+# --- 09 -------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def references_09():
+    return {key: solution(key) for key in ("09.1", "09.2", "09.3", "09.4")}
+
+
+def test_09_reference_solutions_pass(references_09, capsys):
+    for key, answer in references_09.items():
+        ok, out = verdict(key, answer, capsys)
+        assert ok and "correct" in out, key
+
+
+def test_09_1_rejects(references_09, capsys):
+    order = references_09["09.1"]
+    assert order[0] == "UORO" and order[-1] == "OK"
+    for wrong, message in (
+        (order[::-1], "quietest first"),
+        ([order[1], order[0], *order[2:]], "Not that order"),
+        (list(order[:3]), "exactly once"),
+        ("UORO", "Give a list"),
+    ):
+        ok, out = verdict("09.1", wrong, capsys)
+        assert not ok and message in out
+
+
+def test_09_2_rejects(references_09, capsys):
+    drop = references_09["09.2"]
+    assert verdict("09.2", float(f"{drop:.3g}"), capsys)[0]  # read off with 3 digits: accepted
+    for wrong, message in ((1 / drop, "inverse"), (2.0, "averaging"), (1.05 * drop, "Read the 'mean over t'")):
+        ok, out = verdict("09.2", wrong, capsys)
+        assert not ok and message in out
+
+
+def test_09_3_rejects(references_09, capsys):
+    chains = references_09["09.3"]
+    assert verdict("09.3", chains + 1, capsys)[0]  # within the reading tolerance
+    for wrong, message in (
+        (4, "Far more than the slider"),
+        (2 * chains, "KF-avg(r) = KF / r"),
+        (float(chains), "whole"),
+    ):
+        ok, out = verdict("09.3", wrong, capsys)
+        assert not ok and message in out
+
+
+def test_09_4_rejects(references_09, capsys):
+    ratios = references_09["09.4"]
+    assert ratios["UORO"] > 1.5 and 0.5 < ratios["KF"] < 1.5  # UORO grows with n, KF does not
+    assert verdict("09.4", {k: float(f"{v:.3g}") for k, v in ratios.items()}, capsys)[0]
+    for wrong, message in (
+        ({k: 1 / v for k, v in ratios.items()}, "inverted"),
+        ({"UORO": ratios["UORO"], "KF": 2.0}, "Not yet right for KF"),
+        ({"UORO": ratios["UORO"]}, "Give a dict"),
+    ):
+        ok, out = verdict("09.4", wrong, capsys)
+        assert not ok and message in out

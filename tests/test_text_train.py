@@ -35,7 +35,7 @@ def test_text_command_writes_run_and_weights(corpus, tmp_path, capsys):
     record = load_run(out)
     config, log, final = record["config"], record["log"], record["final"]
     assert config["task"] == "text" and config["okcore"] and config["numpy"] == np.__version__
-    assert config["method"] == "ok" and config["rank"] == 2 and config["steps"] == 120
+    assert config["method"] == "ok" and config["rank"] == 2 and config["steps"] == 120 and config["lr"] == 1e-3
     assert [r["step"] for r in log if "valid_bpc" in r] == [60, 120]
     assert final["best_valid_bpc"] == min(r["valid_bpc"] for r in log if "valid_bpc" in r)
     assert final["valid_bpc"] == log[-1]["valid_bpc"] and final["steps_done"] == 120

@@ -413,7 +413,6 @@ def test_the_experiment_set_compares_methods_on_equal_terms():
 CACHED = data_path("copy", "kf-seed0.json")
 
 
-@pytest.mark.skipif(not CACHED.exists(), reason="the cached copy-task runs are being generated")
 def test_a_cached_run_regenerates():
     """The first 2000 steps of a cached run, rerun from its config, give the same log."""
     record = load_run(CACHED)

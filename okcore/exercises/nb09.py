@@ -1,9 +1,10 @@
 """Exercises of notebook 09 (noise explorer): reading the noise of the estimators off the dashboard.
 
-Every answer can be read from the dashboard's readout ("mean over t" column) or computed with
-:func:`okcore.explorer.noise_curves`; all of them use the relative variance averaged over t = 1..T at the
-setting ``SETTING`` (the dashboard's default view), with one control changed where the question says so.
-Numbers read off the readout carry 3 significant digits, so ratios are accepted within 1 %.
+Every answer can be read from the dashboard (the readout's "mean over t" column, which the rank plot shows too) or
+computed with :func:`okcore.explorer.noise_curves`; all of them use the relative variance averaged over t = 1..T at
+the setting ``SETTING`` (the dashboard's default view), with one control changed where the question says so. The
+checkers compare with fresh measurements by :mod:`okcore.explorer`. Numbers read off the readout carry 3 significant
+digits, so ratios are accepted within 1 %.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 from okcore import explorer
 from okcore.exercises import exercise
 
-#: The setting all four exercises start from (the dashboard's default view).
+#: The setting every exercise starts from (the dashboard's default view).
 SETTING: dict[str, Any] = {"cell_type": "gated", "n_hidden": 16, "T": 50, "n_samples": 64, "seed": 0}
 RANK = 2
 _RTOL = 0.01
@@ -57,17 +58,17 @@ def _check_order(answer: Any) -> tuple[bool, str]:
         return True, ""
     if got == want[::-1]:
         return False, "That is quietest first; the question asks for the noisiest first."
-    return False, "Compare the 'mean over t' column of the readout at the default view (r = 2)."
+    return False, "Not that order. Compare the 'mean over t' column of the readout at the default view (r = 2)."
 
 
-# --- 09.2: UORO and KF when n doubles -------------------------------------------------------------------------
+# --- 09.4: UORO and KF when n doubles -------------------------------------------------------------------------
 
 
 def _reference_doubling() -> dict[str, float]:
     return {name: mean_noise(name, n_hidden=32) / mean_noise(name, n_hidden=16) for name in ("UORO", "KF")}
 
 
-@exercise("09.2", "UORO and KF when n doubles", _reference_doubling)
+@exercise("09.4", "UORO and KF when n doubles", _reference_doubling)
 def _check_doubling(answer: Any) -> tuple[bool, str]:
     if not isinstance(answer, dict) or set(answer) != {"UORO", "KF"}:
         return False, 'Give a dict {"UORO": ratio, "KF": ratio} of noise at n = 32 over noise at n = 16.'
@@ -82,14 +83,14 @@ def _check_doubling(answer: Any) -> tuple[bool, str]:
     return False, f"Not yet right for {', '.join(wrong)}: use the mean over t at n = 16 and at n = 32, r = {RANK}."
 
 
-# --- 09.3: OK from r = 2 to r = 4 -----------------------------------------------------------------------------
+# --- 09.2: OK from r = 2 to r = 4 -----------------------------------------------------------------------------
 
 
 def _reference_ok_drop() -> float:
     return mean_noise("OK", 2) / mean_noise("OK", 4)
 
 
-@exercise("09.3", "how much OK's noise drops from r = 2 to r = 4", _reference_ok_drop)
+@exercise("09.2", "how much OK's noise drops from r = 2 to r = 4", _reference_ok_drop)
 def _check_ok_drop(answer: Any) -> tuple[bool, str]:
     if not _is_number(answer):
         return False, "Give one number: OK's noise at r = 2 divided by its noise at r = 4."
@@ -103,7 +104,7 @@ def _check_ok_drop(answer: Any) -> tuple[bool, str]:
     return False, "Read the 'mean over t' of OK at r = 2 and at r = 4 and divide."
 
 
-# --- 09.4: how many KF chains match OK at r = 2 ---------------------------------------------------------------
+# --- 09.3: how many KF chains match OK at r = 2 ---------------------------------------------------------------
 
 
 def _reference_chains() -> int:
@@ -111,7 +112,7 @@ def _reference_chains() -> int:
     return math.ceil(mean_noise("KF") / mean_noise("OK", 2))
 
 
-@exercise("09.4", "KF chains needed to match OK at r = 2", _reference_chains)
+@exercise("09.3", "KF chains needed to match OK at r = 2", _reference_chains)
 def _check_chains(answer: Any) -> tuple[bool, str]:
     if isinstance(answer, bool) or not isinstance(answer, numbers.Integral):
         return False, "Give a whole number of chains r."

@@ -136,22 +136,35 @@ class TrainResult:
 
 
 class _Progress:
-    """A one-line progress report on stderr, refreshed at most every ``every`` seconds."""
+    """Progress on stderr: one line rewritten in place on a terminal (at most every ``every`` seconds), or, where
+    stderr is not a terminal (a notebook, a log file), a new line at every tenth of the run."""
 
     def __init__(self, total: int, every: float = 0.5) -> None:
         self.total, self.every, self.start, self.last = total, every, time.perf_counter(), -math.inf
+        self.tty = sys.stderr.isatty()
+        self.next_tenth = 1
+        self.printed = -1  # the step of the last line written (not on a terminal)
 
     def show(self, done: int, text: str, force: bool = False) -> None:
         now = time.perf_counter()
-        if force or now - self.last >= self.every:
-            self.last = now
-            rate = done / max(now - self.start, 1e-9)
-            sys.stderr.write(f"\rstep {done}/{self.total}  {text}  {rate:.0f} steps/s ")
+        rate = done / max(now - self.start, 1e-9)
+        line = f"step {done}/{self.total}  {text}  {rate:.0f} steps/s"
+        if self.tty:
+            if force or now - self.last >= self.every:
+                self.last = now
+                sys.stderr.write(f"\r{line} ")
+                sys.stderr.flush()
+        elif force or done * 10 >= self.next_tenth * self.total:
+            while done * 10 >= self.next_tenth * self.total:
+                self.next_tenth += 1
+            sys.stderr.write(line + "\n")
+            self.printed = done
             sys.stderr.flush()
 
     def close(self) -> None:
-        sys.stderr.write("\n")
-        sys.stderr.flush()
+        if self.tty:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -327,7 +340,8 @@ def train(
         history.records[-1].update(extra)
     seconds = time.perf_counter() - start
     if bar is not None:
-        bar.show(done, "done", force=True)
+        if bar.tty or bar.printed != done:
+            bar.show(done, "stopped" if stopped else "done", force=True)
         bar.close()
     return TrainResult(model, readout, history, done, seconds, stopped, estimator)
 

@@ -42,6 +42,10 @@ def add_text_parsers(
     """Add the ``text`` and ``sample`` subcommands; ``add_common`` adds the options every training command has."""
     text = sub.add_parser("text", help="character-level language modelling on a UTF-8 text file")
     add_common(text, TEXT_DEFAULTS)
+    for action in text._actions:  # the cached text runs use a larger learning rate than the paper's
+        if action.dest == "lr":
+            action.default = TEXT_DEFAULTS["lr"]
+            action.help = f"Adam's learning rate (default {TEXT_DEFAULTS['lr']:g}, as in the cached runs)"
     text.add_argument(
         "--corpus", required=True, help="a UTF-8 text file (plain or .gz), or 'kjv' for the corpus in data/corpus"
     )

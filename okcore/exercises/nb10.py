@@ -1,0 +1,114 @@
+"""Exercises of notebook 10 (online training on the copy task)."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+from okcore.exercises import exercise
+from okcore.tasks.copy import CopyTask
+
+# --- 10.1: how fast can the curriculum move? ---------------------------------------------------------------------
+
+
+def steps_per_level(decay: float = 0.999, threshold: float = 0.15, restart: float = 0.3) -> int:
+    """Fewest steps between two increases of T_ if the loss were 0 from then on (ignoring sequence ends):
+    the smallest t with restart · decay^t < threshold."""
+    return math.floor(math.log(threshold / restart) / math.log(decay)) + 1
+
+
+def measured_steps_per_level(levels: int = 3, batch: int = 2, seed: int = 0) -> list[int]:
+    """Run the curriculum of :class:`CopyTask` with a loss of 0 at every step; the steps between increases."""
+    task = CopyTask(batch, rng=seed)
+    task.avg = task.restart  # start as if a level had just been passed
+    gaps, last, t = [], 0, 0
+    while len(gaps) < levels:
+        level = task.T_
+        task.next()
+        task.observe(np.zeros(batch))
+        t += 1
+        if task.T_ > level:
+            gaps.append(t - last)
+            last = t
+    return gaps
+
+
+@exercise("10.1", "the fewest steps per curriculum level", steps_per_level)
+def _check_steps(answer: Any) -> tuple[bool, str]:
+    if isinstance(answer, bool) or not isinstance(answer, numbers.Integral):
+        return False, f"Give a whole number of steps, got {type(answer).__name__}."
+    want = steps_per_level()
+    if answer == want:
+        return True, f"0.3 · 0.999^{want} < 0.15 first holds at t = {want}."
+    if answer == want - 1:
+        return False, "Off by one: at that step the average is still at or above 0.15."
+    if answer in (steps_per_level(restart=1.0), steps_per_level(restart=1.0) - 1):
+        return False, "That is the very first level, which starts from avg = 1; later levels restart at 0.3."
+    return False, "Solve 0.3 · 0.999^t < 0.15 for the smallest integer t."
+
+
+# --- 10.2: which dependencies does a window contain? --------------------------------------------------------------
+
+
+def fraction_inside(d: int, tau: int) -> float:
+    """The share of steps t whose step t − d lies in the same τ-window (windows [0, τ), [τ, 2τ), …)."""
+    return max(0, tau - d) / tau
+
+
+def _enumerated(d: int, tau: int) -> float:
+    t = np.arange(100 * tau) + d  # whole windows' worth of target steps, all with t - d >= 0
+    return float(np.mean(t // tau == (t - d) // tau))
+
+
+@exercise("10.2", "the share of dependencies a window of τ steps contains", lambda: fraction_inside)
+def _check_fraction(answer: Any) -> tuple[bool, str]:
+    if not callable(answer):
+        return False, "Give a function fraction_inside(d, tau) -> float."
+    rng = np.random.default_rng()
+    cases = [(0, 4), (4, 4), (5, 4), (1, 1), (3, 16)] + [
+        (int(d), int(t)) for d, t in zip(rng.integers(0, 40, 20), rng.integers(1, 30, 20), strict=True)
+    ]
+    for d, tau in cases:
+        got, want = answer(d, tau), _enumerated(d, tau)
+        if not isinstance(got, numbers.Real) or not math.isfinite(got):
+            return False, f"fraction_inside({d}, {tau}) returned {got!r}; expected a number."
+        if abs(got - want) > 1e-12:
+            hint = ""
+            if got < 0:
+                hint = " A share cannot be negative: what happens when d >= τ?"
+            elif abs(got - (tau - d + 1) / tau) < 1e-12 or abs(got - (tau - d - 1) / tau) < 1e-12:
+                hint = " Off by one: count the t with t and t − d in one window."
+            return False, f"fraction_inside({d}, {tau}) = {got}, but counting steps gives {want}.{hint}"
+    return True, f"Checked on {len(cases)} cases against counting over whole windows."
+
+
+# --- 10.3: predict the order of the gradient cosines --------------------------------------------------------------
+
+
+def cosine_order() -> list[str]:
+    """The online methods of the cached cosine runs (not TBPTT), from the highest mean cosine with exact RTRL to
+    the lowest."""
+    from okcore.train.results import data_path, load_groups
+
+    groups = load_groups(data_path("copy", "cosine"))
+    means = {
+        label: float(np.mean(g.finals("mean_cosine"))) for label, g in groups.items() if not label.startswith("TBPTT")
+    }
+    return sorted(means, key=means.get, reverse=True)
+
+
+@exercise("10.3", "the online methods ordered by how well their gradient points", cosine_order)
+def _check_order(answer: Any) -> tuple[bool, str]:
+    want = cosine_order()
+    if isinstance(answer, str) or not hasattr(answer, "__iter__"):
+        return False, f"Give a list of the labels {sorted(want)}, highest cosine first."
+    got = list(answer)
+    if sorted(map(str, got)) != sorted(want):
+        return False, f"Give each of {sorted(want)} exactly once."
+    if got == want:
+        return True, ""
+    wrong = [f"{a!r} before {b!r}" for a, b in zip(got, got[1:], strict=False) if want.index(a) > want.index(b)]
+    return False, f"{len(wrong)} neighbouring pair(s) in the wrong order, e.g. {wrong[0]}."
