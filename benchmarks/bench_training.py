@@ -30,20 +30,11 @@ import statistics  # noqa: E402
 import numpy as np  # noqa: E402
 
 import okcore  # noqa: E402
+from okcore.experiments import COPY_METHODS  # noqa: E402
 from okcore.train.timing import time_training  # noqa: E402
 
-# (method, rank, truncation) per setting; the notebook's full set, then the target row, then the paper's setting.
-NOTEBOOK_METHODS = [
-    ("exact", None, None),
-    ("ok", 1, None),
-    ("ok", 2, None),
-    ("ok", 4, None),
-    ("kf", None, None),
-    ("kf-avg", 4, None),
-    ("uoro", None, None),
-    ("tbptt", None, 4),
-    ("tbptt", None, 16),
-]
+# The methods of notebook 10's cached runs, then the target row, then the paper's setting.
+NOTEBOOK_METHODS = COPY_METHODS
 TARGET = ("ok", 4, None, 32, 16)  # method, rank, truncation, n, batch: outside share <= 25 %
 TARGET_SHARE = 0.25
 PAPER = ("ok", 16, None, 128, 16)
