@@ -107,11 +107,12 @@ class Estimator:
             norm_H = float(np.nanmax(np.linalg.norm(H, ord=2, axis=(1, 2)))) if np.isfinite(H).all() else np.inf
         return FloatingPointError(
             f"{type(self).__name__}: the influence estimate overflowed at update {self.t + 1} (counted from "
-            f"construction){rows}: {what}, so its values have grown beyond the range of float64. This is an exploding "
-            f"network: the state Jacobians H_t (largest ‖H_t‖₂ at this update: {norm_H:.3g}) have stretched the "
-            "influence step after step, usually because the weights W are too large. Remedies: rescale W (e.g. "
-            "cell.W = 0.5 * cell.W, or build the cell with a smaller scale), lower the learning rate or clip the "
-            "gradients so that training does not grow W, and call reset(): this estimate is no longer usable."
+            f"construction){rows}: {what}, so its values, or the squares the update needs, have left the range of "
+            f"float64 (about 1e308). This is an exploding network: the state Jacobians H_t (largest ‖H_t‖₂ at this "
+            f"update: {norm_H:.3g}) have stretched the influence step after step, usually because the weights W are "
+            "too large. Remedies: rescale W (e.g. cell.W = 0.5 * cell.W, or build the cell with a smaller scale), "
+            "lower the learning rate or clip the gradients so that training does not grow W, and call reset(): "
+            "this estimate is no longer usable."
         )
 
     def _check_step(self, step: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

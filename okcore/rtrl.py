@@ -36,8 +36,9 @@ class ExactRTRL(Estimator):
     with one batched matrix product and then adds F = x̂ ⊗ D in place, without forming F densely.
 
     Overflow check: each column G[:, p, q] has one entry where F can be non-zero (a = q mod n), and H mixes every
-    column's entries, so a column that overflows shows there within one step. The sum of those B K k entries,
-    which the update has just written, is checked; a ``FloatingPointError`` explains an overflow.
+    column's entries, so a column that overflows shows there within one step. The squared norm of those B K k
+    entries, which the update has just written, is checked (so values beyond about 1e154, whose squares overflow,
+    count as overflowed, as in the other estimators' squared norms); a ``FloatingPointError`` explains it.
     """
 
     def __init__(self, cell: _Cell, batch: int = 1) -> None:
@@ -54,9 +55,11 @@ class ExactRTRL(Estimator):
         np.matmul(H, self._G.reshape(B, n, K * k), out=self._spare.reshape(B, n, K * k))
         self._G, self._spare = self._spare, self._G
         entries = add_immediate(self._G, xhat, d)
-        if not math.isfinite(entries.sum()):
-            bad = ~np.isfinite(entries.sum(axis=(0, 2, 3)))
-            raise self._overflow(H, "the entries of G where x̂ ⊗ D is added no longer have a finite sum", bad)
+        flat = entries.reshape(-1)
+        if not math.isfinite(flat.dot(flat)):  # their squared norm (a dot product is the cheapest reduction)
+            with np.errstate(all="ignore"):
+                bad = ~np.isfinite((entries * entries).sum(axis=(0, 2, 3)))
+            raise self._overflow(H, "the entries of G where x̂ ⊗ D is added no longer have a finite squared norm", bad)
 
     def influence(self) -> np.ndarray:
         return self._G.copy()

@@ -253,10 +253,11 @@ class OK(KroneckerSumEstimator):
 
         # core, its SVD and the mixing
         core = Rv @ S.transpose(0, 2, 1)
-        if not math.isfinite(core.sum()):  # ‖u_j‖ ‖M_j‖ has overflowed
-            raise self._overflow(
-                H, "the core R_v Sᵀ, before its SVD, is inf or NaN", ~np.isfinite(core.sum(axis=(1, 2)))
-            )
+        flat = core.reshape(-1)
+        if not math.isfinite(flat.dot(flat)):  # its squared norm: ‖u_j‖ ‖M_j‖ has overflowed
+            with np.errstate(all="ignore"):
+                bad = ~np.isfinite((core * core).sum(axis=(1, 2)))
+            raise self._overflow(H, "the core R_v Sᵀ, before its SVD, has no finite squared norm", bad)
         U, sigma = _svd_u_s(core)
         sigma *= sigma > np.maximum(_SIGMA_TOL * sigma[:, :1], _SIGMA_FLOOR)
         mixing = _mixing_sorted(sigma)

@@ -129,7 +129,7 @@ class UORO(Estimator):
             norm_F = np.sqrt(np.einsum("bp,bp->b", xhat, xhat) * np.einsum("bq,bq->b", d, d))
             rho0 = np.sqrt((self._gamma * np.sqrt(sq_Theta) + eps) / (np.sqrt(sq_Hs) + eps))
             # ‖H s̃‖² inf makes ρ0 = 0, γ ‖Θ‖ inf makes ρ0 inf, NaN stays NaN: in every case ρ0 · ‖H s̃‖² is not finite
-            if not math.isfinite(rho0 @ sq_Hs):
+            if not math.isfinite(rho0.dot(sq_Hs)):
                 with np.errstate(all="ignore"):
                     bad = ~np.isfinite(rho0 * sq_Hs)
                 raise self._overflow(H, "the norms ‖H s̃‖, ‖θ̃‖ used for balancing are inf or NaN", bad)
