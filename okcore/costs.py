@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from okcore._checks import check_positive_int
+from okcore._checks import check_positive_int, check_rng
 from okcore.approx import KFRTRL, OK, UORO, KFAverage
 from okcore.cells import GatedCell, Step, TanhCell, _Cell
 from okcore.estimator import Estimator
@@ -260,8 +260,9 @@ def time_interleaved(
     return samples
 
 
-def make_steps(cell: _Cell, batch: int, rng: np.random.Generator, n_steps: int = N_STEPS) -> list[Step]:
-    """``n_steps`` consecutive batched steps of the cell on random one-hot inputs."""
+def make_steps(cell: _Cell, batch: int, rng: np.random.Generator | int, n_steps: int = N_STEPS) -> list[Step]:
+    """``n_steps`` consecutive batched steps of the cell on random one-hot inputs drawn from ``rng``."""
+    rng = check_rng("rng", rng)
     h = cell.initial_state(batch)
     eye = np.eye(cell.n_in)
     steps = []
