@@ -55,10 +55,11 @@ from typing import Any
 import numpy as np
 
 from okcore._checks import check_positive_int, check_rng
-from okcore.approx import KFRTRL, OK, UORO, KFAverage
+from okcore.approx import UORO
 from okcore.cells import GatedCell, Step, TanhCell, _Cell
 from okcore.estimator import Estimator
 from okcore.rtrl import ExactRTRL
+from okcore.train import loop as train_loop
 
 __all__ = [
     "METHODS",
@@ -120,15 +121,7 @@ def make_estimator(method: str, cell: _Cell, rank: int = 1, batch: int = 1, rng:
     """A fresh estimator by name (``exact``, ``uoro``, ``kf``, ``kf-avg``, ``ok``); ``rank`` for kf-avg and ok."""
     method = _method(method)
     rank = _rank(method, rank)
-    if method == "exact":
-        return ExactRTRL(cell, batch=batch)
-    if method == "uoro":
-        return UORO(cell, batch=batch, rng=rng)
-    if method == "kf":
-        return KFRTRL(cell, batch=batch, rng=rng)
-    if method == "kf-avg":
-        return KFAverage(cell, rank, batch=batch, rng=rng)
-    return OK(cell, rank, batch=batch, rng=rng)
+    return train_loop.make_estimator(method, cell, batch, rank if method in RANKED else None, rng)
 
 
 # -- counts --------------------------------------------------------------------------------------------------------

@@ -18,7 +18,16 @@ import okcore
 from okcore.tasks.copy import CopyTask
 from okcore.train.loop import DEFAULT_LR, TrainResult, check_method, seed_streams, train
 
-__all__ = ["COPY_DEFAULTS", "copy_config", "run_copy", "run_record", "write_json", "load_run", "check_out_path"]
+__all__ = [
+    "COPY_DEFAULTS",
+    "copy_config",
+    "run_copy",
+    "train_options",
+    "run_record",
+    "write_json",
+    "load_run",
+    "check_out_path",
+]
 
 COPY_DEFAULTS: dict = {
     "task": "copy",
@@ -51,20 +60,14 @@ def run_copy(config: dict, progress: bool = False) -> TrainResult:
     """Train on the copy task as ``config`` (from :func:`copy_config`) says."""
     task = CopyTask(config["batch"], seed_streams(config["seed"])["task"])
     return train(
-        task,
-        config["method"],
-        steps=config["steps"],
-        rank=config["rank"],
-        truncation=config["truncation"],
-        hidden=config["hidden"],
-        cell=config["cell"],
-        lr=config["lr"],
-        clip=config["clip"],
-        seed=config["seed"],
-        log_every=config["log_every"],
-        cosine_every=config["cosine_every"],
-        progress=progress,
+        task, config["method"], **train_options(config), cosine_every=config["cosine_every"], progress=progress
     )
+
+
+def train_options(config: dict) -> dict:
+    """The options of :func:`okcore.train.train` that every run config holds, taken from ``config``."""
+    keys = ("steps", "rank", "truncation", "hidden", "cell", "lr", "clip", "seed", "log_every")
+    return {key: config[key] for key in keys}
 
 
 def run_record(result: TrainResult, config: dict) -> dict:

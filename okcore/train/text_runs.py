@@ -28,6 +28,7 @@ from okcore.tasks.text import (
     sample,
 )
 from okcore.train.loop import TrainResult, check_method, seed_streams, train
+from okcore.train.runs import train_options
 
 __all__ = [
     "TEXT_DEFAULTS",
@@ -142,15 +143,7 @@ def run_text(config: dict, progress: bool = False, data: TextData | None = None)
     result = train(
         task,
         config["method"],
-        steps=config["steps"],
-        rank=config["rank"],
-        truncation=config["truncation"],
-        hidden=config["hidden"],
-        cell=config["cell"],
-        lr=config["lr"],
-        clip=config["clip"],
-        seed=config["seed"],
-        log_every=config["log_every"],
+        **train_options(config),
         evaluate=evaluate,
         eval_every=config["eval_every"],
         progress=progress,
