@@ -13,7 +13,15 @@ import argparse
 import sys
 
 from okcore.train.loop import CELLS, DEFAULT_LR, METHODS
-from okcore.train.runs import COPY_DEFAULTS, check_out_path, copy_config, run_copy, run_record, write_json
+from okcore.train.runs import (
+    COPY_DEFAULTS,
+    check_out_path,
+    common_options,
+    copy_config,
+    run_copy,
+    run_record,
+    write_json,
+)
 from okcore.train.text_cli import add_text_parsers, sample_command, text_command
 
 __all__ = ["main", "build_parser"]
@@ -65,20 +73,7 @@ def _copy(args: argparse.Namespace) -> int:
     if args.cosine_every < 0:
         raise ValueError(f"--cosine-every: expected an integer >= 0, got {args.cosine_every}")
     out = check_out_path(args.out)
-    config = copy_config(
-        method=args.method,
-        rank=args.rank,
-        truncation=args.truncation,
-        hidden=args.hidden,
-        batch=args.batch,
-        steps=args.steps,
-        seed=args.seed,
-        cell=args.cell,
-        lr=args.lr,
-        clip=args.clip,
-        log_every=args.log_every,
-        cosine_every=args.cosine_every,
-    )
+    config = copy_config(**common_options(args), cosine_every=args.cosine_every)
     result = run_copy(config, progress=not args.quiet)
     record = run_record(result, config)
     write_json(out, record)

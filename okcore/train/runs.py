@@ -23,6 +23,7 @@ __all__ = [
     "copy_config",
     "run_copy",
     "train_options",
+    "common_options",
     "run_record",
     "write_json",
     "load_run",
@@ -62,6 +63,12 @@ def run_copy(config: dict, progress: bool = False) -> TrainResult:
     return train(
         task, config["method"], **train_options(config), cosine_every=config["cosine_every"], progress=progress
     )
+
+
+def common_options(args: object) -> dict:
+    """The options every training command of ``python -m okcore.train`` has, taken from its parsed arguments."""
+    keys = ("method", "rank", "truncation", "hidden", "batch", "steps", "seed", "cell", "lr", "clip", "log_every")
+    return {key: getattr(args, key) for key in keys}
 
 
 def train_options(config: dict) -> dict:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from okcore.train.runs import check_out_path, write_json
+from okcore.train.runs import check_out_path, common_options, write_json
 from okcore.train.text_runs import (
     TEXT_DEFAULTS,
     load_text_data,
@@ -92,17 +92,7 @@ def text_command(args: argparse.Namespace) -> int:
         config = text_config(
             corpus=args.corpus,
             valid=args.valid,
-            method=args.method,
-            rank=args.rank,
-            truncation=args.truncation,
-            hidden=args.hidden,
-            batch=args.batch,
-            steps=args.steps,
-            seed=args.seed,
-            cell=args.cell,
-            lr=args.lr,
-            clip=args.clip,
-            log_every=args.log_every,
+            **common_options(args),
             eval_every=args.eval_every,
             eval_chars=args.eval_chars,
             reset_every=args.reset_every,
