@@ -163,6 +163,11 @@ data-copy: $(VENV)/.stamp-base
 data-text: $(VENV)/.stamp-base
 	OPENBLAS_NUM_THREADS=1 $(VPY) -m okcore.experiments text --jobs 1 $(if $(FORCE),--force)
 
+# The runs of notebook 13 (controlled noise, biased and unbiased methods): one process, processor times compared.
+.PHONY: data-noise
+data-noise: $(VENV)/.stamp-base
+	OPENBLAS_NUM_THREADS=1 $(VPY) -m okcore.experiments noise --jobs 1 $(if $(FORCE),--force)
+
 # --- the book and the student edition ------------------------------------------------------------------
 
 BOOK_DIR := build/book

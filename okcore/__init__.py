@@ -4,7 +4,7 @@ Notation and shapes follow the workbook: x̂_t = [x_t; h_{t-1}; 1] of length K, 
 state h_t of size n, influence matrix G_t = ∂h_t/∂W of shape (n, K, k), with a leading batch axis B.
 """
 
-from okcore.approx import KFRTRL, OK, UORO, KFAverage
+from okcore.approx import KFRTRL, OK, RFLO, UORO, KFAverage, NoisyExact, SnAp1, TruncatedOK
 from okcore.bptt import bptt, truncated_bptt, unroll
 from okcore.cells import GatedCell, Step, TanhCell
 from okcore.estimator import Estimator, KroneckerSumEstimator
@@ -19,6 +19,10 @@ __all__ = [
     "KFRTRL",
     "OK",
     "UORO",
+    "NoisyExact",
+    "RFLO",
+    "SnAp1",
+    "TruncatedOK",
     "ExactRTRL",
     "GatedCell",
     "KroneckerSumEstimator",

@@ -7,6 +7,7 @@ influence G_t is computed alongside by :class:`~okcore.rtrl.ExactRTRL` on a sing
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,13 +15,14 @@ from typing import Any
 import numpy as np
 
 from okcore._checks import check_array, check_positive_int, check_rng
-from okcore.approx import KFRTRL, OK, UORO, KFAverage
+from okcore.approx import KFRTRL, OK, RFLO, UORO, KFAverage, SnAp1, TruncatedOK
 from okcore.cells import GatedCell, Step, _Cell
 from okcore.estimator import Estimator
 from okcore.rtrl import ExactRTRL
 
 __all__ = [
     "NoiseResult",
+    "biased_estimators",
     "broadcast_step",
     "measure_noise",
     "relative_variance",
@@ -45,6 +47,25 @@ class NoiseResult:
     relative_bias2: dict[str, np.ndarray]
     exact_norm2: np.ndarray
     n_samples: int
+
+    def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(bias², variance) of estimator ``name`` over time, (T,) each, relative to ‖G_t‖², that add up to its
+        relative mean squared error ``relative_variance[name]`` = ‖E[G̃_t] − G_t‖² + E‖G̃_t − E[G̃_t]‖², all over
+        ‖G_t‖².
+
+        Both are estimated without the bias the finite number N of samples gives: with m the mean squared error
+        and b the squared distance of the sample mean to G_t, the variance is (m − b) N / (N − 1) (the spread about
+        the sample mean, corrected) and the bias² is b − variance / N (the sample mean's own noise taken off;
+        clipped at 0). For a deterministic estimator (or N = 1) the variance is 0 and the bias² is m.
+        """
+        if name not in self.relative_variance:
+            raise ValueError(f"name: expected one of {', '.join(self.relative_variance)}, got {name!r}")
+        mse, b2 = self.relative_variance[name], self.relative_bias2[name]
+        N = self.n_samples
+        if N == 1:
+            return mse.copy(), np.zeros_like(mse)
+        var = np.maximum(mse - b2, 0.0) * N / (N - 1)
+        return np.maximum(b2 - var / N, 0.0), var
 
 
 def broadcast_step(step: Step, batch: int) -> Step:
@@ -72,7 +93,7 @@ def _build(cell: _Cell, name: str, spec: object, n_samples: int, rng: np.random.
         raise TypeError(
             f"estimators[{name!r}]: expected an estimator class or (class, kwargs), got {type(spec).__name__}"
         )
-    if cls is ExactRTRL:
+    if cls is ExactRTRL or "rng" not in inspect.signature(cls).parameters:  # deterministic: no randomness to draw
         return cls(cell, batch=n_samples, **kwargs)
     return cls(cell, batch=n_samples, rng=rng, **kwargs)
 
@@ -150,6 +171,15 @@ def standard_estimators(ranks: tuple[int, ...] = (2, 4, 8)) -> dict[str, Any]:
     for r in ranks:
         specs[f"KF-avg r={r}"] = (KFAverage, {"rank": r})
         specs[f"OK r={r}"] = (OK, {"rank": r})
+    return specs
+
+
+def biased_estimators(ranks: tuple[int, ...] = (2, 4)) -> dict[str, Any]:
+    """The deterministic, biased approximations as a spec for :func:`measure_noise`: truncated OK at each rank,
+    SnAp-1 and RFLO (one sample each is enough: they have no variance)."""
+    specs: dict[str, Any] = {f"truncated OK r={r}": (TruncatedOK, {"rank": r}) for r in ranks}
+    specs["SnAp-1"] = SnAp1
+    specs["RFLO"] = RFLO
     return specs
 
 

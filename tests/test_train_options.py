@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import okcore
-from okcore.approx import KFRTRL, OK, UORO, KFAverage
+from okcore.approx import KFRTRL, OK, RFLO, UORO, KFAverage, NoisyExact, SnAp1, TruncatedOK
 from okcore.bptt import _immediate_grad
 from okcore.rtrl import ExactRTRL
 from okcore.tasks import CopyTask
@@ -26,12 +26,19 @@ ESTIMATORS = [
     (OK, {"rank": 3}),
     (OK, {"rank": 3, "split": "code"}),
     (OK, {"rank": 2, "basis": "qr"}),
+    (TruncatedOK, {"rank": 2}),
+    (SnAp1, {}),
+    (RFLO, {}),
+    (NoisyExact, {"rel_var": 0.5}),
+    (NoisyExact, {"rel_var": 0.5, "noise": "carried", "bias": 0.3}),
 ]
+
+_DETERMINISTIC = (ExactRTRL, TruncatedOK, SnAp1, RFLO)
 
 
 def _run_estimator(cls, kw, dtype, cell_cls=okcore.GatedCell, steps=15):
     cell = cell_cls(4, 12, rng=0, dtype=dtype)
-    est = cls(cell, batch=3, **kw) if cls is ExactRTRL else cls(cell, batch=3, rng=1, **kw)
+    est = cls(cell, batch=3, **kw) if cls in _DETERMINISTIC else cls(cell, batch=3, rng=1, **kw)
     rng = np.random.default_rng(2)
     h = cell.initial_state(3)
     grad = np.zeros_like(cell.W)
@@ -53,7 +60,7 @@ def test_float32_estimators_stay_float32_and_agree_with_float64(cls, kw, cell_cl
     _, g64 = _run_estimator(cls, kw, np.float64, cell_cls)
     assert est32.influence().dtype == np.float32
     assert g32.dtype == np.float32
-    state = [name for name in ("_G", "u", "A", "_HA", "s", "theta") if hasattr(est32, name)]
+    state = [name for name in ("_G", "u", "A", "_HA", "s", "theta", "J", "E") if hasattr(est32, name)]
     assert state and all(getattr(est32, name).dtype == np.float32 for name in state), state
     assert np.linalg.norm(g32 - g64) <= 1e-5 * np.linalg.norm(g64)
 

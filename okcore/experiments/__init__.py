@@ -7,6 +7,7 @@ parallel jobs do not fight over cores.
 
 - :mod:`okcore.experiments.runner`: running configs and writing their files, on a local process pool.
 - :mod:`okcore.experiments.copy`, :mod:`okcore.experiments.text`: the sets of notebooks 10 and 11.
+- :mod:`okcore.experiments.noise`: the set of notebook 13.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from okcore.experiments.copy import COPY_METHODS, COPY_SEEDS, COSINE_EVERY, COSINE_STEPS, copy_runs
+from okcore.experiments.noise import noise_runs
 from okcore.experiments.runner import pending, run_local, run_name, run_one
 from okcore.experiments.text import TEXT_METHODS, TEXT_SEEDS, text_runs
 from okcore.train.results import data_path
@@ -37,6 +39,7 @@ __all__ = [
 
 # The sets of cached runs by name: a function listing (relative path, config) of every run of the set.
 SETS: dict[str, Callable[[], list[tuple[str, dict]]]] = {"copy": copy_runs, "text": text_runs}
+SETS["noise"] = noise_runs
 
 
 def main(argv: list[str] | None = None) -> int:

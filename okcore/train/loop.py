@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from okcore._checks import check_dtype, check_nonneg_int, check_positive_float, check_positive_int
-from okcore.approx import KFRTRL, OK, UORO, KFAverage
+from okcore.approx import KFRTRL, OK, RFLO, UORO, KFAverage, NoisyExact, SnAp1, TruncatedOK
 from okcore.bptt import _back_one, _immediate_grad
 from okcore.cells import GatedCell, TanhCell, _Cell
 from okcore.estimator import Estimator
@@ -68,15 +68,30 @@ __all__ = [
 
 Factory = Callable[[_Cell, int, np.random.Generator], Estimator]
 
-# The estimators by method name: builder(cell, batch, rank, rng). Methods in RANKED take a rank.
-ESTIMATORS: dict[str, Callable[[_Cell, int, int | None, np.random.Generator], Estimator]] = {
+
+def _noisy_exact(cell: _Cell, batch: int, rank: int | None, rng: np.random.Generator, **options: object) -> Estimator:
+    if "rel_var" not in options:
+        raise ValueError(
+            "estimator_options: method 'noisy-exact' needs {'rel_var': v} (and optionally 'noise', 'bias'), "
+            f"got {options or None!r}"
+        )
+    return NoisyExact(cell, batch=batch, rng=rng, **options)
+
+
+# The estimators by method name: builder(cell, batch, rank, rng, **options), the options being a run's
+# ``estimator_options`` (keyword arguments of the estimator's class). Methods in RANKED take a rank.
+ESTIMATORS: dict[str, Callable[..., Estimator]] = {
     "exact": lambda cell, batch, rank, rng: ExactRTRL(cell, batch=batch),
     "uoro": lambda cell, batch, rank, rng: UORO(cell, batch=batch, rng=rng),
     "kf": lambda cell, batch, rank, rng: KFRTRL(cell, batch=batch, rng=rng),
     "kf-avg": lambda cell, batch, rank, rng: KFAverage(cell, rank, batch=batch, rng=rng),
     "ok": lambda cell, batch, rank, rng: OK(cell, rank, batch=batch, rng=rng),
+    "truncated-ok": lambda cell, batch, rank, rng: TruncatedOK(cell, rank, batch=batch),
+    "snap1": lambda cell, batch, rank, rng: SnAp1(cell, batch=batch),
+    "rflo": lambda cell, batch, rank, rng, **options: RFLO(cell, batch=batch, **options),
+    "noisy-exact": _noisy_exact,
 }
-RANKED = frozenset({"kf-avg", "ok"})
+RANKED = frozenset({"kf-avg", "ok", "truncated-ok"})
 METHODS = (*ESTIMATORS, "tbptt")
 CELLS = ("gated", "tanh")
 WINDOWS = ("block", "sliding")
@@ -142,9 +157,22 @@ def make_cell(cell: str, n_in: int, hidden: int, rng: np.random.Generator, dtype
 
 
 def make_estimator(
-    method: str | Factory, cell: _Cell, batch: int, rank: int | None, rng: np.random.Generator
+    method: str | Factory,
+    cell: _Cell,
+    batch: int,
+    rank: int | None,
+    rng: np.random.Generator,
+    options: dict | None = None,
 ) -> Estimator:
-    """The influence estimator of an online method (not ``tbptt``, which has none), or what a factory builds."""
+    """The influence estimator of an online method (not ``tbptt``, which has none), or what a factory builds.
+
+    ``options``: keyword arguments for the estimator of a named method (e.g. ``{"rel_var": 0.1}`` for
+    ``noisy-exact``); a factory takes none.
+    """
+    if options is not None and not isinstance(options, dict):
+        raise TypeError(f"estimator_options: expected a dict of keyword arguments or None, got {options!r}")
+    if options and not isinstance(method, str):
+        raise ValueError(f"estimator_options: a factory builds its own estimator and takes none, got {options!r}")
     if callable(method) and not isinstance(method, str):
         est = method(cell, batch, rng)
         missing = [name for name in ("reset", "update", "gradient") if not callable(getattr(est, name, None))]
@@ -156,7 +184,12 @@ def make_estimator(
         return est
     if method not in ESTIMATORS:
         raise ValueError(f"method: expected one of {', '.join(ESTIMATORS)} for an estimator, got {method!r}")
-    return ESTIMATORS[method](cell, batch, rank, rng)
+    try:
+        return ESTIMATORS[method](cell, batch, rank, rng, **(options or {}))
+    except TypeError as err:
+        if not options:
+            raise
+        raise TypeError(f"estimator_options: {options!r} does not fit method {method!r}: {err}") from None
 
 
 @dataclass
@@ -310,6 +343,7 @@ def train(
     evaluate: Callable[[_Cell, Readout], dict] | None = None,
     eval_every: int = 0,
     progress: bool = False,
+    estimator_options: dict | None = None,
 ) -> TrainResult:
     """Train a cell and a readout online on ``task`` for ``steps`` time steps.
 
@@ -333,6 +367,8 @@ def train(
         evaluate, eval_every: if given, ``evaluate(cell, readout)`` is called every ``eval_every`` steps and at the
             end; the dict it returns is added to the log record of that step.
         progress: report progress on stderr.
+        estimator_options: keyword arguments for the estimator of a named method, e.g. ``{"rel_var": 0.1,
+            "noise": "carried"}`` for ``noisy-exact`` (see :data:`ESTIMATORS`).
 
     Returns:
         A :class:`TrainResult`. Ctrl-C stops the run cleanly with ``stopped=True``.
@@ -358,7 +394,11 @@ def train(
     model = make_cell(cell, task.n_in, hidden, streams["weights"], dtype)
     readout = Readout(hidden, task.n_out, streams["weights"], unit="bits", dtype=dtype)
     B = task.batch
-    estimator = None if method == "tbptt" else make_estimator(method, model, B, rank, streams["signs"])
+    if estimator_options and method == "tbptt":
+        raise ValueError(f"estimator_options: 'tbptt' has no estimator to take them, got {estimator_options!r}")
+    estimator = (
+        None if method == "tbptt" else make_estimator(method, model, B, rank, streams["signs"], estimator_options)
+    )
     # okcore's estimators skip the argument checks on this hot path; others get the public method
     contract = None if estimator is None else getattr(estimator, "_gradient", estimator.gradient)
     exact = ExactRTRL(model, batch=B) if cosine_every else None

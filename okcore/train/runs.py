@@ -46,10 +46,12 @@ COPY_DEFAULTS: dict = {
     "dtype": "float64",
     "log_every": 500,
     "cosine_every": 0,
+    "estimator_options": None,
 }
 
 
-_ADDED = {"window": "block", "dtype": "float64"}  # options added later, with the value older runs had
+# options added later, with the value older runs had
+_ADDED = {"window": "block", "dtype": "float64", "estimator_options": None}
 
 
 def copy_config(**overrides: object) -> dict:

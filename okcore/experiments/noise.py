@@ -1,0 +1,167 @@
+"""The cached runs of notebook 13 (``data/noise``): how much gradient noise learning tolerates, and the biased
+approximations beside the unbiased ones. ``python -m okcore.experiments noise`` (or ``make data-noise``).
+
+Every run is the copy task with the same settings (:data:`NOISE_SETTINGS`) and seeds (:data:`NOISE_SEEDS`):
+
+- ``dose/``: exact RTRL plus controlled noise (``noisy-exact``): fresh noise at :data:`FRESH_LEVELS` of relative
+  variance, noise carried through the recursion at :data:`CARRIED_LEVELS`, and a fixed bias of relative size
+  :data:`BIASES` without noise. The runs of seed :data:`PROBE_SEED` also run exact RTRL alongside
+  (``cosine_every``), to measure what each noise level does to the gradient.
+- ``methods/``: exact RTRL, the unbiased estimators and the biased ones (:data:`NOISE_METHODS`), each with exact
+  RTRL alongside (``cosine_every``) so that its log records the relative variance of its influence *along its own
+  training trajectory* (for a biased estimator that is bias² plus variance).
+- ``timing.json``: processor seconds per training step of every method at these settings, measured alone (no
+  exact RTRL alongside, which slows the method it runs beside through the caches), for comparisons at equal time.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+import okcore
+from okcore.experiments.runner import RUNNERS, run_name
+from okcore.tasks.copy import CopyTask
+from okcore.train.loop import seed_streams, train
+from okcore.train.runs import copy_config, write_json
+
+__all__ = [
+    "NOISE_SETTINGS",
+    "NOISE_SEEDS",
+    "FRESH_LEVELS",
+    "CARRIED_LEVELS",
+    "BIASES",
+    "PROBE_SEED",
+    "NOISE_METHODS",
+    "COSINE_EVERY",
+    "TIMING_STEPS",
+    "noise_runs",
+    "dose_name",
+    "method_key",
+    "timed_methods",
+    "measure_timing",
+]
+
+NOISE_SETTINGS = {"hidden": 16, "batch": 16, "steps": 60_000, "log_every": 500}
+NOISE_SEEDS = (0, 1, 2, 3, 4)
+FRESH_LEVELS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
+CARRIED_LEVELS = (1.0, 10.0, 100.0)
+BIASES = (0.3, 1.0, 3.0)
+PROBE_SEED = 0
+COSINE_EVERY = 50
+# (method, rank, truncation) of every method run beside the controlled noise
+NOISE_METHODS: list[tuple[str, int | None, int | None]] = [
+    ("exact", None, None),
+    ("ok", 2, None),
+    ("ok", 4, None),
+    ("kf-avg", 4, None),
+    ("kf", None, None),
+    ("uoro", None, None),
+    ("truncated-ok", 2, None),
+    ("truncated-ok", 4, None),
+    ("snap1", None, None),
+    ("rflo", None, None),
+    ("tbptt", None, 4),
+]
+TIMING_STEPS = 3000
+TIMING_REPEATS = 3
+
+
+def dose_name(options: dict, seed: int) -> str:
+    """File name of a ``noisy-exact`` run: ``noisy-exact-fresh-v0.1-seed0.json``, ``noisy-exact-bias1-seed2.json``."""
+    if options.get("bias"):
+        return f"noisy-exact-bias{options['bias']:g}-seed{seed}.json"
+    return f"noisy-exact-{options.get('noise', 'fresh')}-v{options['rel_var']:g}-seed{seed}.json"
+
+
+def _dose_options() -> list[dict]:
+    fresh = [{"rel_var": v, "noise": "fresh"} for v in FRESH_LEVELS]
+    carried = [{"rel_var": v, "noise": "carried"} for v in CARRIED_LEVELS]
+    biased = [{"rel_var": 0.0, "noise": "fresh", "bias": b} for b in BIASES]
+    return fresh + carried + biased
+
+
+def noise_runs() -> list[tuple[str, dict]]:
+    """(relative path, config) of every run of the set, seed by seed (so that an early stop leaves whole seeds),
+    the timing first."""
+    runs: list[tuple[str, dict]] = [("timing.json", {"task": "noise-timing", **NOISE_SETTINGS})]
+    for seed in NOISE_SEEDS:
+        for method, rank, truncation in NOISE_METHODS:
+            # exact against itself has nothing to measure, and truncated BPTT has no influence estimate
+            cosine = 0 if method in ("exact", "tbptt") else COSINE_EVERY
+            config = copy_config(
+                method=method, rank=rank, truncation=truncation, seed=seed, cosine_every=cosine, **NOISE_SETTINGS
+            )
+            runs.append(("methods/" + run_name(config), config))
+        for options in _dose_options():
+            config = copy_config(
+                method="noisy-exact",
+                seed=seed,
+                estimator_options=options,
+                cosine_every=COSINE_EVERY if seed == PROBE_SEED else 0,
+                **NOISE_SETTINGS,
+            )
+            runs.append(("dose/" + dose_name(options, seed), config))
+    return runs
+
+
+def method_key(method: str, rank: int | None = None, truncation: int | None = None) -> str:
+    """``"ok-r2"``, ``"snap1"``, ``"tbptt-t4"``: how the timing file and the tables name a method."""
+    return run_name({"method": method, "rank": rank, "truncation": truncation, "seed": 0})[: -len("-seed0.json")]
+
+
+def timed_methods() -> list[tuple[str, str, int | None, int | None, dict | None]]:
+    """(key, method, rank, truncation, estimator options) of every method whose time per step the set measures."""
+    out: list[tuple[str, str, int | None, int | None, dict | None]] = [
+        (method_key(m, r, t), m, r, t, None) for m, r, t in NOISE_METHODS
+    ]
+    for noise in ("fresh", "carried"):
+        out.append((f"noisy-exact-{noise}", "noisy-exact", None, None, {"rel_var": 1.0, "noise": noise}))
+    return out
+
+
+def measure_timing(settings: dict, steps: int, repeats: int) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """Processor seconds per training step of each of :func:`timed_methods` at ``settings`` (hidden, batch): the
+    median over ``repeats`` runs of ``steps`` steps on the copy task (``train``'s ``cpu_seconds``, time.process_time),
+    methods interleaved round by round so that a change of load touches all alike. Returns (medians, samples)."""
+    methods = timed_methods()
+    samples: dict[str, list[float]] = {key: [] for key, *_ in methods}
+    for _ in range(repeats):
+        for key, method, rank, truncation, options in methods:
+            task = CopyTask(settings["batch"], seed_streams(0)["task"])
+            result = train(
+                task,
+                method,
+                rank=rank,
+                truncation=truncation,
+                steps=steps,
+                hidden=settings["hidden"],
+                log_every=steps,
+                estimator_options=options,
+            )
+            samples[key].append(result.cpu_seconds / steps)
+    return {key: float(np.median(v)) for key, v in samples.items()}, samples
+
+
+def _timing(path: str, config: dict) -> tuple[float, dict]:
+    t0 = time.process_time()
+    per_step, samples = measure_timing(config, TIMING_STEPS, TIMING_REPEATS)
+    record = {
+        "config": {
+            **config,
+            "timing_steps": TIMING_STEPS,
+            "repeats": TIMING_REPEATS,
+            "okcore": okcore.__version__,
+            "numpy": np.__version__,
+        },
+        "seconds_per_step": per_step,
+        "samples": {key: [round(x, 9) for x in v] for key, v in samples.items()},
+        "note": "processor time (time.process_time) per training step on the copy task, median of the repeats, "
+        "without exact RTRL alongside; noisy-exact with rel_var 1",
+    }
+    write_json(path, record)
+    return time.process_time() - t0, {k: round(v * 1e6, 1) for k, v in per_step.items()}
+
+
+RUNNERS["noise-timing"] = _timing
