@@ -16,7 +16,11 @@ Every run is the copy task with the same settings (:data:`NOISE_SETTINGS`) and s
 
 from __future__ import annotations
 
+import json
+import os
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -24,7 +28,8 @@ import okcore
 from okcore.experiments.runner import RUNNERS, run_name
 from okcore.tasks.copy import CopyTask
 from okcore.train.loop import seed_streams, train
-from okcore.train.runs import copy_config, write_json
+from okcore.train.results import data_path
+from okcore.train.runs import copy_config, load_run, write_json
 
 __all__ = [
     "NOISE_SETTINGS",
@@ -41,6 +46,12 @@ __all__ = [
     "method_key",
     "timed_methods",
     "measure_timing",
+    "NoiseRuns",
+    "load_noise_runs",
+    "bootstrap_ci",
+    "finals",
+    "T_at_step",
+    "training_rel_var",
 ]
 
 NOISE_SETTINGS = {"hidden": 16, "batch": 16, "steps": 60_000, "log_every": 500}
@@ -165,3 +176,98 @@ def _timing(path: str, config: dict) -> tuple[float, dict]:
 
 
 RUNNERS["noise-timing"] = _timing
+
+
+# --- reading the set ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class NoiseRuns:
+    """The runs of the set, by what they vary. Each value is a list of run records (dicts with config, log and
+    final), in seed order.
+
+    Attributes:
+        fresh, carried: rel_var -> runs of ``noisy-exact`` with that noise.
+        bias: b -> runs of ``noisy-exact`` with bias b and no noise.
+        methods: method key (:func:`method_key`, e.g. ``"ok-r2"``) -> runs.
+        timing: the timing record (seconds per step by method key), or None if it is missing.
+    """
+
+    fresh: dict[float, list[dict]]
+    carried: dict[float, list[dict]]
+    bias: dict[float, list[dict]]
+    methods: dict[str, list[dict]]
+    timing: dict | None
+
+    def seconds_per_step(self, key: str) -> float:
+        """Processor seconds per training step of method ``key``, measured alone (``timing.json``)."""
+        if self.timing is None:
+            raise ValueError("timing: the set's timing.json is missing; run python -m okcore.experiments noise")
+        return float(self.timing["seconds_per_step"][key])
+
+
+def load_noise_runs(folder: str | os.PathLike | None = None) -> NoiseRuns:
+    """Every run file of the set in ``folder`` (default ``data/noise``), sorted into a :class:`NoiseRuns`.
+
+    Raises ``ValueError`` if the folder holds no runs, or if two runs differ in a setting of
+    :data:`NOISE_SETTINGS` (so that everything is compared on equal terms).
+    """
+    root = Path(folder) if folder is not None else data_path("noise")
+    files = sorted(root.glob("methods/*.json")) + sorted(root.glob("dose/*.json"))
+    if not files:
+        raise ValueError(f"folder: expected the runs of the noise set in {str(root)!r}, found none")
+    out = NoiseRuns({}, {}, {}, {}, None)
+    for f in files:
+        run = load_run(f)
+        config = run["config"]
+        wrong = {k: config.get(k) for k, v in NOISE_SETTINGS.items() if config.get(k) != v}
+        if wrong:
+            raise ValueError(f"folder: {f.name} has {wrong}, expected the set's settings {NOISE_SETTINGS}")
+        options = config.get("estimator_options") or {}
+        if config["method"] != "noisy-exact":
+            key = method_key(config["method"], config.get("rank"), config.get("truncation"))
+            out.methods.setdefault(key, []).append(run)
+        elif options.get("bias"):
+            out.bias.setdefault(float(options["bias"]), []).append(run)
+        else:
+            target = out.carried if options.get("noise") == "carried" else out.fresh
+            target.setdefault(float(options["rel_var"]), []).append(run)
+    for group in (out.fresh, out.carried, out.bias, out.methods):
+        for runs in group.values():
+            runs.sort(key=lambda r: r["config"]["seed"])
+    timing = root / "timing.json"
+    if timing.is_file():
+        out.timing = json.loads(timing.read_text(encoding="utf-8"))
+    return out
+
+
+def finals(runs: list[dict], field: str = "T") -> np.ndarray:
+    """The final value of ``field`` of each run, (n_runs,)."""
+    return np.array([r["final"][field] for r in runs], dtype=float)
+
+
+def bootstrap_ci(
+    values: object, level: float = 0.95, n_boot: int = 10_000, seed: int = 0
+) -> tuple[float, float, float]:
+    """(mean, low, high): the mean of ``values`` and its percentile-bootstrap interval at ``level`` (resampling the
+    values with replacement ``n_boot`` times, from ``np.random.default_rng(seed)``)."""
+    v = np.asarray(values, dtype=float)
+    if v.ndim != 1 or v.size < 2:
+        raise ValueError(f"values: expected a 1-D array of at least 2 numbers, got shape {v.shape}")
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, v.size, size=(n_boot, v.size))].mean(axis=1)
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(means, [tail, 1.0 - tail])
+    return float(v.mean()), float(low), float(high)
+
+
+def T_at_step(run: dict, step: float) -> float:
+    """The curriculum level T_ of ``run`` at its last log record at or before ``step`` (1 before the first)."""
+    values = [rec["T"] for rec in run["log"] if rec["step"] <= step]
+    return float(values[-1]) if values else 1.0
+
+
+def training_rel_var(run: dict, field: str = "rel_var") -> np.ndarray:
+    """The values of ``field`` (default ``rel_var``: ‖G̃ − G‖² / ‖G‖² against exact RTRL run alongside) over the
+    run's log records, (n_records,); empty if the run did not measure it."""
+    return np.array([rec[field] for rec in run["log"] if field in rec], dtype=float)

@@ -1,0 +1,245 @@
+"""The biased and controlled estimators in training, run configs and the CLI; the noise experiment set; the
+bias/variance split of okcore.noise; the exercises of notebook 13."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import okcore.experiments.noise as noise_set
+from okcore import GatedCell, NoisyExact, SnAp1
+from okcore.exercises import check, solution
+from okcore.exercises.nb13 import half_level
+from okcore.experiments import SETS
+from okcore.experiments.runner import run_one
+from okcore.noise import biased_estimators, measure_noise, standard_estimators
+from okcore.tasks import CopyTask
+from okcore.train import train
+from okcore.train.cli import main
+from okcore.train.loop import METHODS, RANKED, method_name
+from okcore.train.runs import copy_config, load_run, run_copy, run_record
+
+KW = {"steps": 40, "hidden": 5, "log_every": 20}
+
+
+@pytest.mark.parametrize(
+    "method,kw",
+    [
+        ("truncated-ok", {"rank": 2}),
+        ("snap1", {}),
+        ("rflo", {}),
+        ("noisy-exact", {"estimator_options": {"rel_var": 0.5, "noise": "carried"}}),
+    ],
+)
+def test_new_methods_train_by_name_and_measure_their_error(method, kw):
+    result = train(CopyTask(2, rng=0), method, cosine_every=10, **KW, **kw)
+    assert result.steps_done == 40 and method in METHODS
+    assert all(np.isfinite(r["rel_var"]) and r["rel_var"] >= 0 for r in result.history.agreement)
+    if method == "noisy-exact":
+        # the estimator tracks the same exact G as the one run alongside, so ‖G̃ − G‖² / ‖G‖² is rel_var exactly
+        assert all(r["rel_var"] == pytest.approx(0.5, rel=1e-9) for r in result.history.agreement)
+
+
+def test_options_are_checked():
+    assert "truncated-ok" in RANKED and "snap1" not in RANKED
+    with pytest.raises(ValueError, match="estimator_options: method 'noisy-exact' needs {'rel_var': v}"):
+        train(CopyTask(2, rng=0), "noisy-exact", **KW)
+    with pytest.raises(TypeError, match="estimator_options: {'leak': 0.5} does not fit method 'snap1'"):
+        train(CopyTask(2, rng=0), "snap1", estimator_options={"leak": 0.5}, **KW)
+    with pytest.raises(ValueError, match="estimator_options: 'tbptt' has no estimator"):
+        train(CopyTask(2, rng=0), "tbptt", truncation=3, estimator_options={"rel_var": 1}, **KW)
+    with pytest.raises(ValueError, match="estimator_options: a factory builds its own estimator"):
+        train(CopyTask(2, rng=0), lambda c, b, r: SnAp1(c, b), estimator_options={"x": 1}, **KW)
+    with pytest.raises(TypeError, match="estimator_options: expected a dict"):
+        train(CopyTask(2, rng=0), "rflo", estimator_options=[0.5], **KW)
+    with pytest.raises(ValueError, match="rank: method 'truncated-ok' needs a rank"):
+        copy_config(method="truncated-ok")
+
+
+def test_options_travel_through_run_configs_and_a_factory_names_its_estimator():
+    config = copy_config(method="rflo", estimator_options={"leak": 0.5}, steps=20, hidden=4, batch=2, log_every=10)
+    result = run_copy(config)
+    assert result.estimator.leak == 0.5
+    assert run_record(result, config)["config"]["estimator_options"] == {"leak": 0.5}
+
+    def controlled(cell, batch, rng):
+        return NoisyExact(cell, 1.0, batch, rng=rng)
+
+    assert method_name(controlled) == "controlled"
+    assert isinstance(train(CopyTask(2, rng=0), controlled, **KW).estimator, NoisyExact)
+
+
+def test_cli_knows_the_biased_methods(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["copy", "--method", "snap1", "--steps", "20", "--hidden", "4", "--batch", "2", "--out", str(out)]) == 0
+    assert load_run(out)["config"]["method"] == "snap1"
+    args = ["copy", "--method", "truncated-ok", "--rank", "2", "--steps", "20", "--hidden", "4", "--batch", "2"]
+    assert main([*args, "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["copy", "--method", "truncated-ok", "--out", str(out), "--quiet"]) == 2
+    assert "--rank: method 'truncated-ok' needs a rank" in capsys.readouterr().err
+
+
+# --- the experiment set ------------------------------------------------------------------------------------------
+
+
+def test_the_set_lists_every_run_once_with_equal_settings():
+    runs = SETS["noise"]()
+    names = [name for name, _ in runs]
+    assert len(names) == len(set(names)) and names[0] == "timing.json"
+    seeds = noise_set.NOISE_SEEDS
+    per_seed = len(noise_set.NOISE_METHODS) + len(noise_set.FRESH_LEVELS) + len(noise_set.CARRIED_LEVELS)
+    per_seed += len(noise_set.BIASES)
+    assert len(runs) == 1 + len(seeds) * per_seed and len(seeds) >= 5
+    levels = np.log10(noise_set.FRESH_LEVELS)
+    assert levels.max() - levels.min() >= 4  # at least four decades
+    for _, config in runs[1:]:
+        assert {k: config[k] for k in noise_set.NOISE_SETTINGS} == noise_set.NOISE_SETTINGS
+        probe = config["method"] == "noisy-exact" and config["seed"] == noise_set.PROBE_SEED
+        measured = config["method"] not in ("noisy-exact", "exact", "tbptt")
+        assert (config["cosine_every"] > 0) == (probe or measured)
+
+
+def test_a_small_regeneration_writes_files_the_reader_sorts(tmp_path, monkeypatch):
+    """Every run of seeds 0 and 1 and the timing, shortened to 60 steps, run through the set's runner and read back."""
+    monkeypatch.setattr(noise_set, "TIMING_STEPS", 20)
+    monkeypatch.setattr(noise_set, "TIMING_REPEATS", 1)
+    small = {"hidden": 4, "batch": 2, "steps": 60, "log_every": 20}
+    for name, config in SETS["noise"]():
+        if config["task"] == "copy" and config["seed"] not in (0, 1):
+            continue
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        run_one(str(path), {**config, **small})
+    timing = json.loads((tmp_path / "timing.json").read_text())
+    assert set(timing["seconds_per_step"]) == {key for key, *_ in noise_set.timed_methods()}
+    monkeypatch.setattr(noise_set, "NOISE_SETTINGS", small)
+    runs = noise_set.load_noise_runs(tmp_path)
+    assert sorted(runs.fresh) == sorted(noise_set.FRESH_LEVELS)
+    assert sorted(runs.carried) == sorted(noise_set.CARRIED_LEVELS) and sorted(runs.bias) == sorted(noise_set.BIASES)
+    assert {"exact", "ok-r2", "snap1", "rflo", "truncated-ok-r4", "tbptt-t4"} <= set(runs.methods)
+    assert [r["config"]["seed"] for r in runs.methods["exact"]] == [0, 1]
+    assert runs.seconds_per_step("snap1") > 0
+    assert noise_set.training_rel_var(runs.methods["ok-r2"][0]).size == 1  # compared at step 50 of 60
+    assert noise_set.training_rel_var(runs.methods["exact"][0]).size == 0
+    with pytest.raises(ValueError, match="expected the runs of the noise set"):
+        noise_set.load_noise_runs(tmp_path / "nothing")
+
+
+def test_bootstrap_and_readings():
+    mean, low, high = noise_set.bootstrap_ci([4, 5, 6, 5, 5])
+    assert mean == 5 and 4 <= low < 5 < high <= 6
+    assert noise_set.bootstrap_ci([3, 3, 3]) == (3.0, 3.0, 3.0)
+    with pytest.raises(ValueError, match="at least 2 numbers"):
+        noise_set.bootstrap_ci([1.0])
+    run = {"log": [{"step": 500, "T": 1}, {"step": 1000, "T": 2}, {"step": 1500, "T": 4}]}
+    assert noise_set.T_at_step(run, 1499) == 2 and noise_set.T_at_step(run, 100) == 1
+    assert noise_set.T_at_step(run, 1e9) == 4
+
+
+# --- okcore.noise: bias and variance ----------------------------------------------------------------------------
+
+
+def test_split_of_biased_and_unbiased_estimators():
+    """Deterministic estimators: one sample, all bias. Unbiased ones: bias² small against the variance (within
+    what N samples can resolve: the corrected bias² is zero in expectation; its noise is about var·√(2/N)/N)."""
+    rng = np.random.default_rng(0)
+    cell = GatedCell(3, 6, rng, scale=0.5)
+    xs = np.eye(3)[rng.integers(0, 3, size=20)]
+    biased = measure_noise(cell, xs, biased_estimators((2,)), 1, rng)
+    for name in biased.relative_variance:
+        bias2, var = biased.split(name)
+        np.testing.assert_array_equal(var, 0.0)
+        np.testing.assert_array_equal(bias2, biased.relative_variance[name])
+        assert bias2[-1] > 1e-4
+    specs = {k: v for k, v in standard_estimators((2,)).items() if k in ("KF", "OK r=2")}
+    unbiased = measure_noise(cell, xs, specs, 400, rng)
+    for name in specs:
+        bias2, var = unbiased.split(name)
+        # unclipped, bias² + variance is the mean squared error
+        mse = unbiased.relative_variance[name]
+        np.testing.assert_allclose(bias2, np.maximum(mse - var, 0.0), rtol=1e-12, atol=1e-15)
+        assert np.all(bias2 <= 10 * var / 400 + 1e-12)
+    with pytest.raises(ValueError, match="name: expected one of"):
+        unbiased.split("UORO")
+
+
+# --- exercises of notebook 13 -----------------------------------------------------------------------------------
+
+
+def _verdict(key, answer, capsys):
+    capsys.readouterr()
+    ok = check(key, answer)
+    return ok, capsys.readouterr().out
+
+
+def test_13_1_reference_and_typical_mistakes(capsys):
+    ok, out = _verdict("13.1", solution("13.1"), capsys)
+    assert ok and "correct" in out
+    ref = solution("13.1")
+
+    def undecayed(J, xhat, H, D):
+        return ref(J, xhat, np.eye(H.shape[0]), D)
+
+    def float32(J, xhat, H, D):
+        return ref(J, xhat, H, D).astype(np.float32)
+
+    def repeated(J, xhat, H, D):
+        n, k = D.shape
+        return np.repeat(np.diagonal(H), k // n) * J + (ref(J, xhat, H, D) - np.diagonal(H)[np.arange(k) % n] * J)
+
+    def row_sums(J, xhat, H, D):
+        k = D.shape[1]
+        return ref(J, xhat, H, D) + (H.sum(axis=1) - np.diagonal(H))[np.arange(k) % H.shape[0]] * J
+
+    def no_immediate(J, xhat, H, D):
+        return ref(J, xhat, H, np.zeros_like(D))
+
+    for answer, phrase in [
+        (undecayed, "carried over unchanged"),
+        (float32, "float32"),
+        (repeated, "tiled"),
+        (row_sums, "diagonal entry H[a, a] alone"),
+        (no_immediate, "add the immediate influence"),
+        (lambda J, xhat, H, D: J[1:], "Shape"),
+        (lambda J, xhat, H, D: None, "returns None"),
+        (3, "Give a function"),
+    ]:
+        ok, out = _verdict("13.1", answer, capsys)
+        assert not ok and phrase in out, (phrase, out)
+
+
+def test_13_2_half_level_and_the_check(tmp_path, monkeypatch, capsys):
+    assert half_level([0.1, 1, 10, 100], [8, 8, 6, 2], 8.0) == pytest.approx(10 ** (1 + 2 / 4))
+    assert half_level([0.1, 1], [8, 7], 8.0) == float("inf")
+    assert half_level([0.1, 1], [3, 2], 8.0) == 0.1
+    # a cached set in miniature: exact reaches 8, fresh noise halves it between v = 10 and v = 100
+    folder = tmp_path / "noise"
+    for sub in ("methods", "dose"):
+        (folder / sub).mkdir(parents=True)
+    settings = dict(noise_set.NOISE_SETTINGS)
+
+    def write(path, config, T):
+        record = {"config": {**settings, **config}, "log": [{"step": settings["steps"], "T": T}], "final": {"T": T}}
+        path.write_text(json.dumps(record))
+
+    for seed in range(2):
+        write(folder / "methods" / f"exact-seed{seed}.json", {"method": "exact", "seed": seed}, 8)
+        for v, T in [(1.0, 8), (10.0, 6), (100.0, 2)]:
+            opts = {"rel_var": v, "noise": "fresh"}
+            write(
+                folder / "dose" / noise_set.dose_name(opts, seed),
+                {"method": "noisy-exact", "seed": seed, "estimator_options": opts},
+                T,
+            )
+    monkeypatch.setenv("OKCORE_DATA", str(tmp_path))
+    v_half = 10 ** (1 + 2 / 4)
+    assert solution("13.2") == pytest.approx(v_half)
+    assert _verdict("13.2", 30.0, capsys)[0]
+    ok, out = _verdict("13.2", 0.5, capsys)
+    assert not ok and "Too pessimistic" in out and "v ≈ 31.6" in out
+    ok, out = _verdict("13.2", 5000, capsys)
+    assert not ok and "Too optimistic" in out
+    assert not _verdict("13.2", "many", capsys)[0] and not _verdict("13.2", -1, capsys)[0]
