@@ -1,8 +1,13 @@
-"""Measuring the noise of influence estimators against exact RTRL, with W fixed.
+"""Measuring the noise and the bias of influence estimators against exact RTRL, with W fixed.
 
 The samples of an estimator run along the batch axis: one input sequence is fed to every row, so each row is an
 independent run of the estimator on the same trajectory, and all rows advance with one vectorised update. The exact
 influence G_t is computed alongside by :class:`~okcore.rtrl.ExactRTRL` on a single row.
+
+The mean squared error splits into bias² and variance (:meth:`NoiseResult.split`): the unbiased estimators
+(UORO, KF, KF-avg, OK; :func:`standard_estimators`) have only variance, the deterministic approximations
+(truncated OK, SnAp-1, RFLO; :func:`biased_estimators`) only bias. :func:`diagonal_gradient_by_lag` splits the
+gradient of SnAp-1 and RFLO by the length of the dependency it carries.
 """
 
 from __future__ import annotations
@@ -16,14 +21,17 @@ import numpy as np
 
 from okcore._checks import check_array, check_positive_int, check_rng
 from okcore.approx import KFRTRL, OK, RFLO, UORO, KFAverage, SnAp1, TruncatedOK
+from okcore.bptt import unroll
 from okcore.cells import GatedCell, Step, _Cell
 from okcore.estimator import Estimator
+from okcore.readout import Readout
 from okcore.rtrl import ExactRTRL
 
 __all__ = [
     "NoiseResult",
     "biased_estimators",
     "broadcast_step",
+    "diagonal_gradient_by_lag",
     "measure_noise",
     "relative_variance",
     "standard_estimators",
@@ -206,3 +214,40 @@ def variance_table(
     xs = np.eye(n_in)[rng.integers(0, n_in, size=T)]
     res = measure_noise(cell, xs, standard_estimators(ranks), n_samples, rng)
     return {name: curve[times_arr - 1] for name, curve in res.relative_variance.items()}
+
+
+def diagonal_gradient_by_lag(
+    cell: _Cell, readout: Readout, xs: object, ys: object, decay: str = "snap1", h0: object | None = None
+) -> np.ndarray:
+    """The W-gradient that SnAp-1 (``decay="snap1"``) or RFLO (``"rflo"``) accumulates over a sequence, split by
+    lag like :func:`okcore.demos.truncation.gradient_by_lag`: an array (T, K, k) whose sum over the first axis is
+    Σ_t δ_t · G̃_t of the estimator run online on the sequence with W fixed.
+
+    Both keep only the entries G̃[q mod n, p, q] and propagate them with a per-unit factor λ_s (SnAp-1: the
+    diagonal of H_s; RFLO: the leak diag(H_s − D_s W_hᵀ)), so their gradient is backpropagation through time
+    whose backward pass multiplies δ by λ_s instead of H_s: the part of ∂L_t/∂W that reaches back ℓ steps is
+
+        x̂_{t−ℓ}ᵀ (δ_t ⊙ λ_t ⊙ … ⊙ λ_{t−ℓ+1} on the columns' units) ⊙ d_{t−ℓ},
+
+    summed over t. Comparing it lag by lag with the exact decomposition shows which dependency lengths the
+    approximation keeps. Arguments as in :func:`okcore.bptt` (one sequence or a batch). Cost: O(T²) steps.
+    """
+    if decay not in ("snap1", "rflo"):
+        raise ValueError(f"decay: expected 'snap1' or 'rflo', got {decay!r}")
+    run = unroll(cell, readout, xs, ys, h0)
+    n, blocks = cell.n_hidden, cell.k // cell.n_hidden
+    Wh_diag = np.diagonal(cell._h_part(), axis1=1, axis2=2)  # (blocks, n)
+    T = len(run.steps)
+    out = np.zeros((T, cell.K, cell.k))
+    for t in range(T):
+        delta = run.dL_dh[t]  # (B, n)
+        for s in range(t, -1, -1):
+            step = run.steps[s]
+            out[t - s] += step.xhat.T @ (np.tile(delta, (1, blocks)) * step.d)
+            if s == 0:
+                break
+            lam = np.diagonal(step.H, axis1=1, axis2=2)
+            if decay == "rflo":
+                lam = lam - np.einsum("bja,ja->ba", step.d.reshape(-1, blocks, n), Wh_diag)
+            delta = delta * lam
+    return out

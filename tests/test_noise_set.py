@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 
 import okcore.experiments.noise as noise_set
-from okcore import GatedCell, NoisyExact, SnAp1
+from okcore import RFLO, GatedCell, NoisyExact, SnAp1
+from okcore.bptt import unroll
+from okcore.demos.truncation import delayed_recall_problem, gradient_by_lag
 from okcore.exercises import check, solution
 from okcore.exercises.nb13 import half_level
 from okcore.experiments import SETS
 from okcore.experiments.runner import run_one
-from okcore.noise import biased_estimators, measure_noise, standard_estimators
+from okcore.noise import biased_estimators, diagonal_gradient_by_lag, measure_noise, standard_estimators
 from okcore.tasks import CopyTask
 from okcore.train import train
 from okcore.train.cli import main
@@ -243,3 +245,21 @@ def test_13_2_half_level_and_the_check(tmp_path, monkeypatch, capsys):
     ok, out = _verdict("13.2", 5000, capsys)
     assert not ok and "Too optimistic" in out
     assert not _verdict("13.2", "many", capsys)[0] and not _verdict("13.2", -1, capsys)[0]
+
+
+@pytest.mark.parametrize("decay,cls", [("snap1", SnAp1), ("rflo", RFLO)])
+def test_diagonal_gradient_by_lag_adds_up_to_the_online_gradient(decay, cls):
+    """Summed over lags it is the estimator's own gradient Σ_t δ_t·G̃_t (W fixed), and lag 0 is exact."""
+    prob = delayed_recall_problem(T=25, delay=5, n_hidden=6, seed=1)
+    by_lag = diagonal_gradient_by_lag(prob.cell, prob.readout, prob.xs, prob.ys, decay)
+    run = unroll(prob.cell, prob.readout, prob.xs, prob.ys)
+    est, total = cls(prob.cell), np.zeros_like(prob.cell.W)
+    for t, step in enumerate(run.steps):
+        est.update(step)
+        total += est.gradient(run.dL_dh[t][0])
+    np.testing.assert_allclose(by_lag.sum(axis=0), total, rtol=1e-10, atol=1e-14 * np.abs(total).max())
+    exact = gradient_by_lag(prob.cell, prob.readout, prob.xs, prob.ys)
+    np.testing.assert_allclose(by_lag[0], exact[0], rtol=1e-12)
+    assert np.linalg.norm(by_lag[5] - exact[5]) > 1e-6 * np.linalg.norm(exact[5])  # the bias: a lag-5 path differs
+    with pytest.raises(ValueError, match="decay: expected 'snap1' or 'rflo'"):
+        diagonal_gradient_by_lag(prob.cell, prob.readout, prob.xs, prob.ys, "exact")
