@@ -21,7 +21,7 @@ from okcore.tasks import CopyTask
 from okcore.train import train
 from okcore.train.cli import main
 from okcore.train.loop import METHODS, RANKED, method_name
-from okcore.train.runs import copy_config, load_run, run_copy, run_record
+from okcore.train.runs import copy_config, load_run, run_copy, run_record, write_json
 
 KW = {"steps": 40, "hidden": 5, "log_every": 20}
 
@@ -263,3 +263,18 @@ def test_diagonal_gradient_by_lag_adds_up_to_the_online_gradient(decay, cls):
     assert np.linalg.norm(by_lag[5] - exact[5]) > 1e-6 * np.linalg.norm(exact[5])  # the bias: a lag-5 path differs
     with pytest.raises(ValueError, match="decay: expected 'snap1' or 'rflo'"):
         diagonal_gradient_by_lag(prob.cell, prob.readout, prob.xs, prob.ys, "exact")
+
+
+def test_a_run_of_a_factory_is_written_under_its_name(tmp_path):
+    """copy_config takes a factory as the method; the run file records the factory's name, and the rest of the
+    config as given."""
+
+    def my_estimator(cell, batch, rng):
+        return SnAp1(cell, batch)
+
+    config = copy_config(method=my_estimator, steps=20, hidden=4, batch=2, log_every=10)
+    record = run_record(run_copy(config), config)
+    path = tmp_path / "mine.json"
+    write_json(path, record)
+    loaded = load_run(path)
+    assert loaded["config"]["method"] == "my_estimator" and loaded["config"]["steps"] == 20

@@ -246,7 +246,7 @@ def test_cosines_are_recorded_and_exact_against_itself_is_one():
         ({"method": "sgd"}, "method: expected one of"),
         ({"method": "ok"}, "rank: method 'ok' needs a rank"),
         ({"method": "ok", "rank": 0}, "rank: expected a positive integer"),
-        ({"method": "kf", "rank": 2}, "rank: only kf-avg, ok take a rank"),
+        ({"method": "kf", "rank": 2}, "rank: only kf-avg, ok, truncated-ok take a rank"),
         ({"method": "tbptt"}, "truncation: method 'tbptt' needs"),
         ({"method": "exact", "truncation": 4}, "truncation: only 'tbptt'"),
     ],

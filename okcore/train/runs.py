@@ -16,7 +16,7 @@ import numpy as np
 
 import okcore
 from okcore.tasks.copy import CopyTask
-from okcore.train.loop import DEFAULT_LR, TrainResult, check_method, seed_streams, train
+from okcore.train.loop import DEFAULT_LR, TrainResult, check_method, method_name, seed_streams, train
 
 __all__ = [
     "COPY_DEFAULTS",
@@ -98,8 +98,14 @@ def run_record(result: TrainResult, config: dict) -> dict:
     )
     if result.history.cosines:
         final["mean_cosine"] = round(float(np.mean([c for _, c in result.history.cosines])), 6)
+    # a factory (a callable method) is recorded by its name
     return {
-        "config": {**config, "okcore": okcore.__version__, "numpy": np.__version__},
+        "config": {
+            **config,
+            "method": method_name(config["method"]),
+            "okcore": okcore.__version__,
+            "numpy": np.__version__,
+        },
         "log": result.history.records,
         "final": final,
     }
