@@ -3,26 +3,29 @@
 Counts, exact for okcore's estimators, for a cell with K = n_in + n + 1 and k = n (tanh) or 2n (gated), per
 update and summed over B batch rows (r = rank; KF is r = 1):
 
-==========  ===============================================  ======================
-method      flops per row of the operations on n² or more      bytes of the estimate
-==========  ===============================================  ======================
-exact       2 n² K k + K k                                   8 B n K k
-uoro        2 n² + 3 K k                                     8 B (n + K k)
-kf, kf-avg  r (2 n² k + 2 n k + k)                           8 B r (K + n k)
-ok          2 r n² k + r (r+1) n k + 2 r² n k + 3 r k         8 B r (K + n k)
-==========  ===============================================  ======================
+============  ===============================================  ======================
+method        flops per row of the operations on n² or more      bytes of the estimate
+============  ===============================================  ======================
+exact         2 n² K k + K k                                   8 B n K k
+uoro          2 n² + 3 K k                                     8 B (n + K k)
+kf, kf-avg    r (2 n² k + 2 n k + k)                           8 B r (K + n k)
+ok            2 r n² k + r (r+1) n k + 2 r² n k + 3 r k         8 B r (K + n k)
+truncated-ok  as ok                                            8 B r (K + n k)
+snap1, rflo   3 K k                                            8 B K k
+============  ===============================================  ======================
 
 The terms: exact RTRL's product H G, then x̂ ⊗ D added to its K k non-zero entries; UORO's H s̃, the squared
 norm of θ̃ (2 K k) and θ̃ += x̂ ⊗ ν D; KF's products H Â, their squared norms and D added to its k entries, per
 chain; OK's r products H A_j, their Gram matrix (r (r+1)/2 dot products of length n k: the lower triangle with
 the diagonal), the r × r recombination A' = T M over n k columns, the r dot products ⟨H A_j, D⟩ on the k entries
-of D and D added to each A'_j. Adding a scaled D or x̂ ⊗ D counts one flop per entry it changes, as notebook 02
-counts exact RTRL.
+of D and D added to each A'_j (truncated OK does the same work, with a different small coefficient matrix); SnAp-1's
+and RFLO's kept entries J (K × k) scaled by the decay and x̂ ⊗ d added. Adding a scaled D or x̂ ⊗ D counts one
+flop per entry it changes, as notebook 02 counts exact RTRL.
 
 (each flop count is multiplied by B). The small linear algebra (vectors of length K, (r+1) × (r+1) matrices)
 is left out: it costs O(r² K + r³) per row, which does not grow with n·k. The estimators also hold work
-buffers (:func:`held_bytes`): exact RTRL and KF a second buffer of the size of the estimate, OK the products
-H A_j.
+buffers (:func:`held_bytes`): exact RTRL and KF a second buffer of the size of the estimate, OK and truncated OK the
+products H A_j; SnAp-1 and RFLO none.
 
 Measurements use the same protocol as ``benchmarks/bench_estimators.py`` (which imports its pieces from here):
 a fixed cycle of genuine steps of a ``GatedCell``, a warm-up, then ``repeats`` rounds that each time the update
@@ -66,6 +69,7 @@ __all__ = [
     "RANKED",
     "FACTORED",
     "DENSE",
+    "DIAGONAL",
     "THREAD_VARS",
     "make_estimator",
     "update_flops",
@@ -84,9 +88,10 @@ __all__ = [
     "main",
 ]
 
-METHODS = ("exact", "uoro", "kf", "kf-avg", "ok")
-RANKED = frozenset({"kf-avg", "ok"})  # take a rank r
-FACTORED = frozenset({"kf", "kf-avg", "ok"})  # built around the r products H·A_i
+METHODS = ("exact", "uoro", "kf", "kf-avg", "ok", "truncated-ok", "snap1", "rflo")
+RANKED = frozenset({"kf-avg", "ok", "truncated-ok"})  # take a rank r
+FACTORED = frozenset({"kf", "kf-avg", "ok", "truncated-ok"})  # built around the r products H·A_i
+DIAGONAL = frozenset({"snap1", "rflo"})  # keep one entry of G per weight
 DENSE = frozenset({"exact"})  # store G densely
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 N_IN = 4  # inputs of the measured cells
@@ -118,7 +123,7 @@ def _rank(method: str, rank: int) -> int:
 
 
 def make_estimator(method: str, cell: _Cell, rank: int = 1, batch: int = 1, rng: object = 0) -> Estimator:
-    """A fresh estimator by name (``exact``, ``uoro``, ``kf``, ``kf-avg``, ``ok``); ``rank`` for kf-avg and ok."""
+    """A fresh estimator by name (one of :data:`METHODS`); ``rank`` for kf-avg, ok and truncated-ok."""
     method = _method(method)
     rank = _rank(method, rank)
     return train_loop.make_estimator(method, cell, batch, rank if method in RANKED else None, rng)
@@ -141,6 +146,8 @@ def update_flops(
         per_row = 2 * n * n + 3 * K * k
     elif method in ("kf", "kf-avg"):
         per_row = r * (2 * n * n * k + 2 * n * k + k)
+    elif method in DIAGONAL:
+        per_row = 3 * K * k
     else:
         per_row = 2 * r * n * n * k + r * (r + 1) * n * k + 2 * r * r * n * k + 3 * r * k
     return B * per_row
@@ -156,11 +163,12 @@ def estimate_bytes(
     batch: int = 1,
     itemsize: int = 8,
 ) -> int:
-    """Bytes of the arrays that hold the estimate: G (exact), s̃ and θ̃ (UORO), u and A (KF, KF-avg, OK)."""
+    """Bytes of the arrays that hold the estimate: G (exact), s̃ and θ̃ (UORO), u and A (KF, KF-avg, OK, truncated
+    OK), the kept entries J (SnAp-1, RFLO)."""
     method = _method(method)
     r = _rank(method, rank)
     n, K, k = _sizes(n_in, n_hidden, cell)
-    numbers = {"exact": n * K * k, "uoro": n + K * k}.get(method, r * (K + n * k))
+    numbers = {"exact": n * K * k, "uoro": n + K * k, "snap1": K * k, "rflo": K * k}.get(method, r * (K + n * k))
     return check_positive_int("batch", batch) * numbers * check_positive_int("itemsize", itemsize)
 
 
@@ -170,13 +178,13 @@ def held_bytes(
     """Bytes of the large buffers an estimator keeps between updates (float64), without its small ones.
 
     exact: two buffers of G (H G is written into the spare one); UORO: θ̃; KF and KF-avg: two buffers of A
-    (H Â is written into the second); OK: A and the products H A_j.
+    (H Â is written into the second); OK and truncated OK: A and the products H A_j; SnAp-1 and RFLO: J.
     """
     method = _method(method)
     r = _rank(method, rank)
     n, K, k = _sizes(n_in, n_hidden, cell)
     B = check_positive_int("batch", batch)
-    numbers = {"exact": 2 * n * K * k, "uoro": K * k}.get(method, 2 * r * n * k)
+    numbers = {"exact": 2 * n * K * k, "uoro": K * k, "snap1": K * k, "rflo": K * k}.get(method, 2 * r * n * k)
     return 8 * B * numbers
 
 
@@ -186,6 +194,8 @@ def estimate_nbytes(est: Estimator) -> int:
         return est.influence().nbytes
     if isinstance(est, UORO):
         return est.s.nbytes + est.theta.nbytes
+    if hasattr(est, "J"):  # SnAp-1, RFLO
+        return est.J.nbytes
     return est.u.nbytes + est.A.nbytes
 
 
@@ -269,9 +279,10 @@ def make_steps(cell: _Cell, batch: int, rng: np.random.Generator | int, n_steps:
 def reference_call(
     method: str, steps: list[Step], rank: int, seed: int = 0
 ) -> tuple[str, Callable[[], object]] | tuple[None, None]:
-    """(name, call) of the product the update is built around, on arrays of its shapes; (None, None) for UORO.
+    """(name, call) of the product the update is built around, on arrays of its shapes; (None, None) for UORO,
+    SnAp-1 and RFLO.
 
-    exact: ``np.matmul(H, G, out=...)`` with H (B, n, n), G (B, n, K·k); kf, kf-avg, ok: the r products
+    exact: ``np.matmul(H, G, out=...)`` with H (B, n, n), G (B, n, K·k); kf, kf-avg, ok, truncated-ok: the r products
     ``np.matmul(H[:, None], A, out=...)`` with A (B, r, n, k).
     """
     method = _method(method)
