@@ -66,6 +66,7 @@ def _strict_rule(sigma):
         (lambda s: (np.ones(len(s), dtype=bool), np.ones(len(s), dtype=bool)), "complementary"),
         (lambda s: None, "returned None"),
         (lambda s: (np.ones(len(s) + 1, dtype=bool),) * 2, "shape"),
+        (lambda s: s @ np.ones(len(s) + 1), "matrix product @ whose factors do not fit"),
     ],
 )
 def test_07_1_rejects(wrong, message, capsys):

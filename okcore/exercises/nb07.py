@@ -133,7 +133,7 @@ def _check_keep_mix(answer: Any) -> tuple[bool, str]:
         return False, "Give a function keep_mix(sigma) returning (keep, mix)."
     cases = _keep_mix_cases(np.random.default_rng())
     for sigma in cases:
-        result = answer(sigma.copy())
+        result = call_answer(answer, "keep_mix", {"sigma": sigma})
         if result is None:
             return False, "keep_mix returned None: return the pair (keep, mix)."
         masks = _as_masks(result, sigma.size)
