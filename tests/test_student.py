@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
@@ -313,8 +314,11 @@ def test_student_edition_runs_with_junk_names_after_each_exercise(tmp_path, note
     nbformat.write(nb, folder / notebook.name)
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval-lax", "--nbval-current-env"]
     cmd += [f"--nbval-cell-timeout={CELL_TIMEOUT}", "--rootdir", str(folder), notebook.name]
+    # One BLAS thread per notebook: the notebooks run side by side (one per pytest-xdist worker) on a small machine,
+    # where extra BLAS threads mostly spin and add processor time.
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     try:
-        proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=NOTEBOOK_TIMEOUT)
+        proc = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=NOTEBOOK_TIMEOUT)
     except subprocess.TimeoutExpired as err:
         pytest.fail(f"the student edition of {notebook.name} did not finish in {err.timeout:.0f} s")
     assert proc.returncode == 0, f"the student edition of {notebook.name} failed:\n{proc.stdout[-8000:]}"

@@ -172,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     for target, edition in written.items():
-        print(f"{target}: {edition.solutions_removed} solution cells removed, {edition.exercises} exercises")
+        removed = edition.solutions_removed
+        print(f"{target}: {removed} cells with reference solutions removed, {edition.exercises} exercises")
     print(f"student edition of {len(written)} notebooks in {args.out} (outputs cleared: run them)")
     return 0
 
