@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from okcore.train.loop import CELLS, DEFAULT_LR, METHODS
+from okcore._checks import DTYPES
+from okcore.train.loop import CELLS, DEFAULT_LR, METHODS, WINDOWS
 from okcore.train.runs import (
     COPY_DEFAULTS,
     check_out_path,
@@ -38,6 +39,13 @@ def _add_common(p: argparse.ArgumentParser, defaults: dict) -> None:
     p.add_argument("--method", required=True, help=f"one of {', '.join(METHODS)}")
     p.add_argument("--rank", type=int, default=None, help="Kronecker terms kept (kf-avg and ok only)")
     p.add_argument("--truncation", type=int, default=None, help="window length τ (tbptt only)")
+    p.add_argument(
+        "--window",
+        choices=WINDOWS,
+        default="block",
+        help="tbptt only: block (non-overlapping windows, one update per window) or sliding (an update every "
+        "step, the current loss backpropagated through the last τ steps)",
+    )
     p.add_argument("--hidden", type=int, default=defaults["hidden"], help="hidden units n")
     p.add_argument("--batch", type=int, default=defaults["batch"], help="streams trained side by side")
     p.add_argument("--steps", type=int, default=defaults["steps"], help="time steps to train")
@@ -45,6 +53,9 @@ def _add_common(p: argparse.ArgumentParser, defaults: dict) -> None:
     p.add_argument("--cell", choices=CELLS, default="gated")
     p.add_argument("--lr", type=float, default=DEFAULT_LR, help="Adam's learning rate (default 10^-3.5)")
     p.add_argument("--clip", type=float, default=1.0, help="largest global norm of the W-gradient")
+    p.add_argument(
+        "--dtype", choices=DTYPES, default="float64", help="floating-point type of weights, states and estimates"
+    )
     p.add_argument("--log-every", type=int, default=defaults["log_every"], help="steps per log record")
     p.add_argument("--out", required=True, help="where to write the run file (JSON)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -98,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError) as err:
         msg = str(err)
         # Messages from the library name the argument; the CLI user knows it as an option.
-        for name in ("method", "rank", "truncation", "cell"):
+        for name in ("method", "rank", "truncation", "window", "cell", "dtype"):
             if msg.startswith(f"{name}:"):
                 msg = f"--{msg}"
         print(f"error: {msg}", file=sys.stderr)
