@@ -24,9 +24,11 @@ def test_benchmark_script_prints_its_table():
     from okcore import costs
 
     assert len(cells) == 2 * sum(2 if m in costs.RANKED else 1 for m in costs.METHODS)
-    for name, rank, n, batch, update, per_seq, reference, ref, ratio in cells:
+    for name, rank, n, batch, update, iqr, per_seq, reference, ref, ratio in cells:
         assert n == "6" and batch in ("1", "2")
         assert float(update) > 0 and abs(float(per_seq) - float(update) / int(batch)) < 0.06
+        q1, q3 = (float(q) for q in iqr.split("–"))
+        assert q1 <= float(update) + 0.05 and float(update) <= q3 + 0.05
         if name in ("uoro", "snap1", "rflo"):  # no single product to compare with
             assert reference == ref == ratio == "-"
         else:
