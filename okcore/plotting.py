@@ -11,10 +11,16 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.axes import Axes
+from matplotlib.colors import to_hex
 from matplotlib.ticker import MaxNLocator, NullLocator
 
 __all__ = [
+    "METHODS",
+    "method_style",
+    "run_style",
+    "plot_ngram_baselines",
     "plot_states",
     "plot_truncation_bias",
     "plot_gradient_by_lag",
@@ -28,6 +34,144 @@ def _axes(ax: Axes | None, figsize: tuple[float, float] = (6.4, 3.6)) -> Axes:
         return ax
     _, new_ax = plt.subplots(figsize=figsize)
     return new_ax
+
+
+# --- the palette: one colour and label per method, everywhere ---------------------------------------------------
+#
+# Each family of methods has a hue; a rank r or a truncation τ picks a shade of it (darker = larger), so a figure
+# that shows OK at r = 1, 2, 4, 8 reads as one family and each rank stays readable. The shades depend only on the
+# method and its parameter, never on what else a figure shows, so OK r = 2 has one colour in every notebook.
+
+METHODS = ("exact", "ok", "kf-avg", "kf", "uoro", "tbptt", "truncated-ok", "snap1", "rflo", "noisy-exact", "ngram")
+"""Every method name the palette styles (``ngram``: the n-gram baselines, drawn as horizontal lines)."""
+
+RANKED = ("ok", "kf-avg", "truncated-ok")
+WINDOWS = ("block", "sliding")
+
+# family -> (label, colormap or fixed colour, line style, marker)
+_FAMILIES: dict[str, tuple[str, str, object, str]] = {
+    "exact": ("exact RTRL", "#000000", "-", "o"),
+    "ok": ("OK", "Blues", "-", "o"),
+    "kf-avg": ("KF-avg", "Greens", "-", "s"),
+    "kf": ("KF", "#ff7f0e", "-", "D"),
+    "uoro": ("UORO", "#d62728", "-", "v"),
+    "tbptt": ("TBPTT", "Purples", "-", "^"),
+    "truncated-ok": ("truncated OK", "RdPu", "--", "P"),
+    "snap1": ("SnAp-1", "#17becf", "--", "X"),
+    "rflo": ("RFLO", "#bcbd22", "--", "*"),
+    "noisy-exact": ("exact + noise", "Greys", "-.", "."),
+    "ngram": ("n-gram", "#8c564b", "--", ""),
+}
+_NGRAM_NAMES = {1: "unigram", 2: "bigram", 3: "trigram"}
+_NGRAM_DASHES: dict[int, object] = {1: "--", 2: ":", 3: "-.", 4: (0, (5, 1, 1, 1, 1, 1)), 5: (0, (8, 2))}
+
+
+def _shade(cmap: str, position: float) -> str:
+    """The colour at ``position`` in [0, 1] of a matplotlib colormap, as a hex string."""
+    return to_hex(colormaps[cmap](float(np.clip(position, 0.0, 1.0))))
+
+
+def _log_position(value: float, low: float, high: float, lo_shade: float, hi_shade: float) -> float:
+    """Where ``value`` sits between ``low`` and ``high`` on a log scale, mapped to the shades lo_shade..hi_shade."""
+    x = (np.log(value) - np.log(low)) / (np.log(high) - np.log(low))
+    return lo_shade + (hi_shade - lo_shade) * float(np.clip(x, 0.0, 1.0))
+
+
+def _positive_number(name: str, value: object, kind: type = int) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{name}: expected a positive {kind.__name__}, got {type(value).__name__} {value!r}")
+    if not value > 0 or (kind is int and float(value) != int(value)):
+        raise ValueError(f"{name}: expected a positive {kind.__name__}, got {value!r}")
+    return float(value)
+
+
+def method_style(
+    method: str,
+    rank: int | None = None,
+    truncation: int | None = None,
+    window: str = "block",
+    noise: float | None = None,
+    order: int | None = None,
+    markers: bool = False,
+) -> dict:
+    """Colour, label and line style of one method, for ``ax.plot(x, y, **method_style(...))``.
+
+    ``method``: one of :data:`METHODS`. ``rank`` (ok, kf-avg, truncated-ok) and ``truncation`` τ (tbptt) pick a
+    shade of the family's hue, darker for larger; ``window`` ("block": non-overlapping windows, solid; "sliding":
+    a window that slides every step, dotted) is for tbptt; ``noise`` is the relative variance of noisy-exact
+    (lighter grey = noisier); ``order`` is the n-gram order (1–5). ``markers=True`` adds the family's marker, for
+    plots with few points. Returns a dict with ``color``, ``label``, ``linestyle`` (and ``marker``).
+    """
+    if not isinstance(method, str) or method not in _FAMILIES:
+        raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
+    name, colour, linestyle, marker = _FAMILIES[method]
+    label = name
+    if method in RANKED:
+        if rank is None:
+            position = 0.75
+        else:
+            r = _positive_number("rank", rank)
+            position = _log_position(r, 1, 16, 0.45, 0.85 if method == "truncated-ok" else 0.98)
+            label += f" r={int(r)}"
+        colour = _shade(colour, position)
+    elif method == "tbptt":
+        if window not in WINDOWS:
+            raise ValueError(f"window: expected 'block' or 'sliding', got {window!r}")
+        if truncation is None:
+            position = 0.75
+        else:
+            tau = _positive_number("truncation", truncation)
+            position = _log_position(tau, 4, 100, 0.5, 0.98)
+            label += f" τ={int(tau)}"
+        colour = _shade(colour, position)
+        if window == "sliding":
+            label += " sliding"
+            linestyle = ":"
+    elif method == "noisy-exact":
+        if noise is None:
+            position = 0.6
+        else:
+            v = _positive_number("noise", noise, float)
+            position = 1.25 - _log_position(v, 1e-3, 1e2, 0.35, 0.9)
+            label += f" V={v:g}"
+        colour = _shade(colour, position)
+    elif method == "ngram":
+        if order is None:
+            raise ValueError("order: expected the n-gram order (1 to 5) for method 'ngram', got None")
+        k = int(_positive_number("order", order))
+        if k not in _NGRAM_DASHES:
+            raise ValueError(f"order: expected an n-gram order from 1 to 5, got {order!r}")
+        label = _NGRAM_NAMES.get(k, f"{k}-gram")
+        linestyle = _NGRAM_DASHES[k]
+    style = {"color": colour, "label": label, "linestyle": linestyle}
+    if markers and marker:
+        style["marker"] = marker
+    return style
+
+
+def run_style(config: dict, markers: bool = False) -> dict:
+    """:func:`method_style` of a run's config dict (a RUN.json ``config``: ``method``, and ``rank``,
+    ``truncation``, ``window``, ``rel_var`` where the method has them)."""
+    if not isinstance(config, dict) or "method" not in config:
+        raise ValueError(f"config: expected a run config dict with a 'method' entry, got {config!r}")
+    noise = config.get("rel_var", config.get("noise"))
+    return method_style(
+        config["method"],
+        rank=config.get("rank"),
+        truncation=config.get("truncation"),
+        window=config.get("window") or "block",
+        noise=noise,
+        markers=markers,
+    )
+
+
+def plot_ngram_baselines(ax: Axes, bits: dict[int, float], unit: str = "") -> Axes:
+    """Horizontal reference lines at the n-gram baselines ``bits`` ({order: value}), labelled with their value."""
+    for order_, value in sorted(bits.items()):
+        style = method_style("ngram", order=order_)
+        style["label"] = f"{style['label']} {value:.2f}{unit}"
+        ax.axhline(value, lw=1, **style)
+    return ax
 
 
 # --- notebook 01: RNNs and BPTT --------------------------------------------------------------------------------
