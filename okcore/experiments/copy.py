@@ -9,7 +9,8 @@ with equal settings:
   at the paper's 10^-3.5.
 - ``data/copy/tbptt-lr/``: TBPTT τ = 16 (block) with its learning rate raised by :data:`TBPTT_LR_FACTOR`, to test
   whether τ = 16 falls behind τ = 4 because it updates W four times less often; same seeds and steps.
-- ``data/copy/lr/RATE/``: the learning-rate sweep, every method at each of :data:`SWEEP_RATES`, seeds
+- ``data/copy/lr/RATE/``: the learning-rate sweep, every method of :data:`COPY_METHODS` and the sliding windows of
+  :data:`SWEEP_SLIDING` at each of :data:`SWEEP_RATES`, seeds
   :data:`SWEEP_SEEDS`, :data:`SWEEP_STEPS` steps.
 - ``data/copy/shared/``: gradient agreement on one shared trajectory: exact RTRL trains, and every estimator of
   :data:`SHADOWS` runs alongside on the same states and weights (:mod:`okcore.train.shadow`), seeds
@@ -29,6 +30,7 @@ __all__ = [
     "TBPTT_LR_FACTOR",
     "SWEEP_RATES",
     "SWEEP_SEEDS",
+    "SWEEP_SLIDING",
     "SWEEP_STEPS",
     "SHADOWS",
     "SHARED_SEEDS",
@@ -52,7 +54,7 @@ COPY_METHODS: list[tuple[str, int | None, int | None]] = [
 ]
 TBPTT_SLIDING = (4, 16)
 COPY_SEEDS = tuple(range(8))
-COPY_STEPS = 50_000
+COPY_STEPS = 40_000
 COPY_LR = 10**-3.5  # the paper's rate
 
 # TBPTT τ = 16 updates once per 16 steps, τ = 4 once per 4: four times the rate gives τ = 16 the same sum of
@@ -61,7 +63,8 @@ TBPTT_LR_FACTOR = 4
 
 SWEEP_RATES = {"1e-3": 10**-3.0, "1e-3.5": 10**-3.5, "1e-4": 10**-4.0}
 SWEEP_SEEDS = (0, 1, 2)
-SWEEP_STEPS = 20_000
+SWEEP_SLIDING = (4,)  # the sweep's sliding windows
+SWEEP_STEPS = 12_000
 
 # The estimators that run alongside exact RTRL on its trajectory, by name: (method, rank, truncation); a tbptt
 # entry is the gradient of the current loss backpropagated through the last τ steps (the sliding window's).
@@ -76,7 +79,7 @@ SHADOWS: dict[str, tuple[str, int | None, int | None]] = {
     "tbptt-t16": ("tbptt", None, 16),
 }
 SHARED_SEEDS = (0, 1, 2)
-SHARED_STEPS = 15_000
+SHARED_STEPS = 10_000
 SHARED_EVERY = 25
 
 
@@ -84,9 +87,9 @@ def _config(method: str, rank: int | None, truncation: int | None, window: str, 
     return copy_config(method=method, rank=rank, truncation=truncation, window=window, **kw)
 
 
-def _specs() -> list[tuple[str, int | None, int | None, str]]:
-    """(method, rank, truncation, window) of the main comparison and of the sweep."""
-    return [(*m, "block") for m in COPY_METHODS] + [("tbptt", None, tau, "sliding") for tau in TBPTT_SLIDING]
+def _specs(sliding: tuple[int, ...] = TBPTT_SLIDING) -> list[tuple[str, int | None, int | None, str]]:
+    """(method, rank, truncation, window) of the main comparison (of the sweep, with its ``sliding``)."""
+    return [(*m, "block") for m in COPY_METHODS] + [("tbptt", None, tau, "sliding") for tau in sliding]
 
 
 def copy_runs() -> list[tuple[str, dict]]:
@@ -107,7 +110,7 @@ def copy_runs() -> list[tuple[str, dict]]:
         runs.append(("shared/" + run_name(config), config))
     for seed in SWEEP_SEEDS:
         for tag, lr in SWEEP_RATES.items():
-            for spec in _specs():
+            for spec in _specs(SWEEP_SLIDING):
                 config = _config(*spec, seed=seed, steps=SWEEP_STEPS, lr=lr)
                 runs.append((f"lr/{tag}/" + run_name(config), config))
     return runs
