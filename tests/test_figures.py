@@ -115,3 +115,273 @@ def test_bad_arguments(args, kwargs, error, match):
 def test_run_style_needs_a_method():
     with pytest.raises(ValueError, match="config: expected a run config dict"):
         run_style({"rank": 2})
+
+
+# --- the figure check ------------------------------------------------------------------------------------------
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+from okcore.plotting import check_figure, place_legend  # noqa: E402
+
+NS = np.array([16, 24, 32, 48, 64, 96, 128])
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def test_check_figure_finds_colliding_tick_labels():
+    """Custom ticks on a short log axis with matplotlib's minor labels left on: "3×10¹" lands on "32"."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    ax.semilogx(NS, np.linspace(0.2, 1.0, NS.size), "o-")
+    ax.set_xticks(NS, [str(n) for n in NS])
+    problems = check_figure(fig)
+    assert any("'32' overlaps tick label '3×10^1'" in p for p in problems), problems
+    assert check_figure(fig, ticks=False) == []
+
+
+def test_check_figure_finds_a_legend_on_data_and_clipped_points():
+    fig, ax = plt.subplots(figsize=(5, 3))
+    t = np.linspace(0, 1, 50)
+    ax.plot(t, np.ones_like(t), label="flat line through the legend")
+    ax.plot(t, t, label="rising")
+    ax.set_ylim(0, 1.2)
+    ax.legend(loc="center left", bbox_to_anchor=(0.0, 0.83))
+    assert any("legend covers data of 'flat line" in p for p in check_figure(fig))
+    ax.set_ylim(0, 0.9)
+    problems = check_figure(fig, legends=False)
+    assert any("lie outside the axes' limits" in p and "'flat line" in p for p in problems), problems
+    assert check_figure(fig, legends=False, clipping=False) == []
+
+
+def test_check_figure_sees_a_line_pass_under_a_legend_between_two_points():
+    """Two far-apart points joined by a line that crosses the legend box: no point inside, the segment is."""
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.plot([0, 1], [0, 1], label="diagonal")
+    ax.set_xlim(-0.05, 1.05)
+    ax.set_ylim(-0.05, 1.05)
+    ax.legend(loc="center")
+    assert any("'diagonal'" in p for p in check_figure(fig))
+    ax.legend(loc="upper left")
+    assert check_figure(fig) == []
+
+
+def test_check_figure_ignores_spanning_lines_and_outside_legends():
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.plot([0, 1], [0, 1], label="diagonal")
+    ax.axhline(0.5, color="gray", label="reference")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    assert check_figure(fig) == []
+
+
+def test_place_legend_finds_a_free_corner_or_goes_outside():
+    fig, ax = plt.subplots(figsize=(5, 3))
+    t = np.linspace(0, 1, 50)
+    ax.plot(t, 1 - t, label="falling")
+    legend = place_legend(ax)
+    assert legend._loc == 1  # upper right: the first corner the line leaves free
+    assert check_figure(fig) == []
+    ax.plot(t, 0.5 + 0 * t, label="middle")
+    ax.plot(t, t, label="rising")
+    ax.plot([0, 1, 1, 0, 0], [0, 0, 1, 1, 0], label="frame")
+    legend = place_legend(ax)
+    assert legend.get_bbox_to_anchor().x0 > ax.bbox.x1  # nowhere inside is free: outside on the right
+    assert check_figure(fig, ticks=False, clipping=False) == []
+
+
+# --- every figure helper of okcore, drawn on representative data, passes the check -----------------------------
+
+
+def _ok(fig, **kw):
+    problems = check_figure(fig, **kw)
+    assert problems == [], problems
+
+
+def test_plotting_helpers_of_notebooks_01_and_02():
+    from okcore.plotting import plot_gradient_by_lag, plot_scaling, plot_states, plot_truncation_bias
+
+    rng = np.random.default_rng(0)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), sharey=True)
+    plot_states(np.tanh(rng.normal(size=(40, 16))), ax=axes[0], colorbar=False)
+    plot_states(0.3 * np.tanh(rng.normal(size=(40, 16))), ax=axes[1])
+    _ok(fig)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    taus = np.arange(1, 41)
+    errors = np.r_[np.exp(-taus[:-1] / 6.0), 0.0]
+    plot_truncation_bias(taus, errors, delay=8, ax=axes[0])
+    norms = np.exp(-np.arange(40) / 10.0) * 0.3
+    norms[8] = 0.33
+    plot_gradient_by_lag(norms, delay=8, ax=axes[1], label="rows of W that read $x_t$")
+    fig.tight_layout()
+    _ok(fig)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    ns = np.array([32, 48, 64, 96, 128])
+    times = 1e-3 * (ns / 32.0) ** 3.5
+    plot_scaling(ns, ns**4 * times[-1] / ns[-1] ** 4, ax=axes[0], label="flop count (scaled)", style="s-")
+    plot_scaling(ns, times, slopes=(3, 4), ax=axes[0], label="measured", ylabel="seconds per update")
+    plot_scaling(ns, 8 * ns**3 / 1e6, slopes=(3,), ax=axes[1], label="bytes of G", ylabel="MB")
+    fig.tight_layout()
+    _ok(fig)
+
+
+def test_plotting_helpers_of_notebook_12():
+    from okcore.plotting import plot_method_vs_size, plot_time_vs_count
+
+    fig, axes = plt.subplots(2, 3, figsize=(14, 7))
+    for ax, (method, rank, p) in zip(
+        axes.ravel(),
+        [("exact", None, 4), ("kf", None, 3), ("ok", 2, 3), ("ok", 8, 3), ("uoro", None, 2), ("kf-avg", 8, 3)],
+        strict=True,
+    ):
+        seconds = 5e-5 + 1e-12 * NS**p
+        plot_time_vs_count(
+            NS, seconds, NS.astype(float) ** p, method, rank, spread=(0.9 * seconds, 1.2 * seconds), slope=p, ax=ax
+        )
+        lines = {line.get_label(): line.get_ydata() for line in ax.get_lines()}
+        measured, scaled = lines["measured (median, quartiles)"], lines["flop count, scaled to meet at n = 128"]
+        assert scaled[-1] == pytest.approx(measured[-1]) == pytest.approx(1e6 * seconds[-1])  # one unit: µs
+    fig.tight_layout()
+    for ax in axes.ravel():
+        place_legend(ax, fontsize=8)
+    _ok(fig)
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for rank in (1, 2, 4, 8):
+        plot_method_vs_size(NS, 20.0 * (16 / NS) ** 2 * rank**0.3, "ok", rank, ax=ax)
+    ax.axhline(1.0, color="gray", lw=1)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    _ok(fig)
+    assert [t.get_text() for t in ax.get_xticklabels()] == [str(n) for n in NS]
+    assert ax.xaxis.get_minor_locator().tick_values(16, 128) == []
+
+
+def test_ngram_baselines():
+    from okcore.plotting import plot_ngram_baselines
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot([0, 15000], [4.3, 3.0], **method_style("ok", rank=2))
+    plot_ngram_baselines(ax, {1: 4.37, 2: 3.26, 3: 2.6})
+    ax.set_ylim(2.4, 4.6)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    _ok(fig)
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels[1:] == ["unigram 4.37", "bigram 3.26", "trigram 2.60"]
+
+
+def test_plot_groups_of_notebooks_10_and_11():
+    """The cached runs as notebooks 10 and 11 draw them: each method keeps its colour across panels."""
+    from okcore.train.results import data_path, load_groups, plot_groups
+
+    groups = load_groups(data_path("copy"))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
+    plot_groups(axes[0], groups, "T", labels=["exact RTRL", "OK r=4", "OK r=2", "OK r=1", "KF-avg r=4", "KF"])
+    plot_groups(axes[1], groups, "T", labels=["exact RTRL", "OK r=2", "UORO", "TBPTT τ=4", "TBPTT τ=16"])
+    colours = [{line.get_label().split(" (")[0]: line.get_color() for line in ax.get_lines()} for ax in axes]
+    for label in ("exact RTRL", "OK r=2"):
+        assert colours[0][label] == colours[1][label]
+    assert colours[0]["OK r=2"] == method_style("ok", rank=2)["color"]
+    for ax in axes:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    _ok(fig)
+    groups = load_groups(data_path("text"))
+    fig, ax = plt.subplots(figsize=(6.5, 4.6))
+    plot_groups(ax, groups, "valid_bpc")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    _ok(fig)
+
+
+def test_noise_explorer_figures():
+    from okcore import explorer
+    from okcore.widgets import color, compute_result, draw_noise, draw_size
+
+    params = {
+        "estimators": ("UORO", "KF", "KF-avg", "OK"),
+        "rank": 2,
+        "n_hidden": 8,
+        "cell_type": "gated",
+        "T": 20,
+        "n_samples": 16,
+        "seed": 0,
+        "sweep": True,
+    }
+    result = compute_result(params)
+    fig = draw_noise(result)
+    _ok(fig)
+    left, right = fig.axes[:2]
+    ok_left = [line for line in left.get_lines() if line.get_label().startswith("OK")][0]
+    ok_right = [line for line in right.get_lines() if line.get_label() == "OK"][0]
+    assert ok_left.get_color() == ok_right.get_color() == color("OK", 2) == method_style("ok", rank=2)["color"]
+    by_size = explorer.noise_vs_size(sizes=(4, 8), estimators=("UORO", "KF"), T=10, n_samples=8, seed=0)
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    draw_size(ax, by_size)
+    _ok(fig)
+
+
+def test_demo_figures_of_notebooks_03_to_08():
+    from okcore import KFRTRL, UORO, GatedCell, KFAverage
+    from okcore.demos import kf, kronecker, ksums, ok_step, proof, uoro
+
+    cell, xs = kronecker.random_network(n_hidden=6, T=20, seed=0, scale=0.5)
+    sv = kronecker.kronecker_spectrum(cell, xs)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    rs = [1, 2, 4, 8]
+    share = kronecker.top_share(sv, rs)
+    kronecker.plot_top_share(share, rs, ax=axes[0])
+    kronecker.plot_top_share(share, rs, ax=axes[1], log_tail=True)
+    kronecker.plot_spectra(sv, [5, 20], ax=axes[2])
+    fig.tight_layout()
+    _ok(fig)
+    by_size = uoro.noise_vs_size([4, 8], {"UORO": UORO, "KF-RTRL": KFRTRL}, T=20, n_samples=8, seed=0)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    uoro.plot_noise_vs_size([4, 8], by_size, ax=axes[0])
+    uoro.plot_noise_vs_size([4, 8], {"UORO": by_size["UORO"]}, ax=axes[1], loglog=False, reference=False)
+    fig.tight_layout()
+    _ok(fig)
+    assert axes[0].get_lines()[0].get_color() == method_style("uoro")["color"]
+    assert axes[0].get_lines()[1].get_color() == method_style("kf")["color"]
+    fig, ax = plt.subplots()
+    t = np.arange(1, 31)
+    uoro.plot_noise_over_time({"balanced": 20 + 0 * t, "no balancing": 7.0 * t}, ax=ax, logy=False)
+    _ok(fig)
+    rng = np.random.default_rng(60)
+    cell8 = GatedCell(4, 8, rng)
+    toks = ksums.random_tokens(12, 4, rng)
+    errors = ksums.squared_errors(
+        cell8,
+        toks,
+        {"KF": KFRTRL, "KF-avg r=2": (KFAverage, {"rank": 2}), "KF-avg r=4": (KFAverage, {"rank": 4})},
+        50,
+        rng,
+    )
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    ksums.plot_kf_avg_noise(errors, ax=ax)
+    _ok(fig)
+    assert [line.get_color() for line in ax.get_lines()] == [
+        method_style("kf")["color"],
+        method_style("kf-avg", rank=2)["color"],
+        method_style("kf-avg", rank=4)["color"],
+    ]
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    ksums.plot_scheme_variances(["KF merge (1,2)", "KF-avg", "random mixing 1"], [0.3, 0.65, 20.0], 0.041, ax=ax)
+    fig.tight_layout()
+    _ok(fig)
+    noise = ok_step.split_noise(cell8, toks, [1, 2], 20, rng)
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    ok_step.plot_split_noise(noise, ax=ax)
+    fig.tight_layout()
+    _ok(fig)
+    assert ax.get_lines()[0].get_color() == method_style("ok", rank=1)["color"]
+    u, A, step = kf.kf_state_before(cell, xs, t=8, rng=np.random.default_rng(0))
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    kf.plot_step_variance(u, A, step, ax=ax)
+    _ok(fig)
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.2))
+    proof.draw_explorer(proof.compute_explorer((3.0, 2.0, 1.5, 1.2, 0.4)), axes)
+    fig.tight_layout()
+    _ok(fig)
