@@ -67,7 +67,8 @@ def test_jobs_and_scheduler_exclude_each_other(capsys):
 
 def test_run_dask_without_a_scheduler_says_so(tmp_path):
     with pytest.raises(OSError):
-        run_dask(pending([(tmp_path / "x.json", tiny_grid()[0][1])]), "tcp://127.0.0.1:9", report=lambda s: None)
+        todo = pending([(tmp_path / "x.json", tiny_grid()[0][1])])
+        run_dask(todo, "tcp://127.0.0.1:9", report=lambda s: None, timeout=1)
 
 
 def test_the_copy_set_compares_methods_on_equal_terms():

@@ -107,11 +107,12 @@ def run_local(todo: list[tuple[Path, dict]], jobs: int, report: Callable[[str], 
 
 
 def run_dask(
-    todo: list[tuple[Path, dict]], scheduler: str, report: Callable[[str], None] = print
+    todo: list[tuple[Path, dict]], scheduler: str, report: Callable[[str], None] = print, timeout: float = 30.0
 ) -> tuple[float, float]:
     """Run ``todo`` on the workers of the Dask distributed cluster whose scheduler is at ``scheduler`` (e.g.
     ``tcp://10.0.0.1:8786``), one task per run; report each finished run. Paths are made absolute: the workers
-    must see the same folder. Returns (wall seconds, processor seconds summed over the runs)."""
+    must see the same folder. ``timeout``: seconds to wait for the scheduler to answer (then ``OSError``).
+    Returns (wall seconds, processor seconds summed over the runs)."""
     try:
         from distributed import Client, as_completed
     except ImportError:
@@ -120,7 +121,7 @@ def run_dask(
         ) from None
     start = time.perf_counter()
     total = 0.0
-    with Client(scheduler) as client:
+    with Client(scheduler, timeout=timeout) as client:
         futures = [client.submit(run_one, str(Path(p).resolve()), c, pure=False) for p, c in todo]
         for i, fut in enumerate(as_completed(futures), 1):
             path, seconds, final = fut.result()
