@@ -202,13 +202,18 @@ def plot_intervals(
 ) -> None:
     """Plot ``field`` against ``x`` (``"step"``, or ``"cpu_s"``: processor seconds) for each group: the mean over
     seeds as a line in the method's palette style, its 95 % bootstrap interval as a band. Against processor time
-    the curves stop where the first seed of a group ends, so that every point is a mean over all seeds."""
+    the curves stop where the first seed of a group ends, so that every point is a mean over all seeds, and the
+    points are spaced evenly on a log scale (plot it with ``ax.set_xscale("log")``)."""
     gen = check_rng("rng", rng)
     for label, g in groups.items():
         if labels is not None and label not in labels:
             continue
-        end = min(_xy(r, field, x)[0][-1] for r in g.runs)
-        grid = np.linspace(0, end, points)
+        xs = [_xy(r, field, x)[0] for r in g.runs]
+        end = min(v[-1] for v in xs)
+        if x == "step":
+            grid = np.linspace(0, end, points)
+        else:  # processor seconds span decades between methods: points evenly spaced on a log scale
+            grid = np.geomspace(max(v[0] for v in xs), end, points)
         values = on_grid(g, field, grid, x)
         keep = ~np.isnan(values).any(axis=0)
         grid, values = grid[keep], values[:, keep]
