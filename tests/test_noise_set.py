@@ -130,12 +130,7 @@ def test_a_small_regeneration_writes_files_the_reader_sorts(tmp_path, monkeypatc
         noise_set.load_noise_runs(tmp_path / "nothing")
 
 
-def test_bootstrap_and_readings():
-    mean, low, high = noise_set.bootstrap_ci([4, 5, 6, 5, 5])
-    assert mean == 5 and 4 <= low < 5 < high <= 6
-    assert noise_set.bootstrap_ci([3, 3, 3]) == (3.0, 3.0, 3.0)
-    with pytest.raises(ValueError, match="at least 2 numbers"):
-        noise_set.bootstrap_ci([1.0])
+def test_readings():
     run = {"log": [{"step": 500, "T": 1}, {"step": 1000, "T": 2}, {"step": 1500, "T": 4}]}
     assert noise_set.T_at_step(run, 1499) == 2 and noise_set.T_at_step(run, 100) == 1
     assert noise_set.T_at_step(run, 1e9) == 4

@@ -48,7 +48,6 @@ __all__ = [
     "measure_timing",
     "NoiseRuns",
     "load_noise_runs",
-    "bootstrap_ci",
     "finals",
     "T_at_step",
     "training_rel_var",
@@ -244,21 +243,6 @@ def load_noise_runs(folder: str | os.PathLike | None = None) -> NoiseRuns:
 def finals(runs: list[dict], field: str = "T") -> np.ndarray:
     """The final value of ``field`` of each run, (n_runs,)."""
     return np.array([r["final"][field] for r in runs], dtype=float)
-
-
-def bootstrap_ci(
-    values: object, level: float = 0.95, n_boot: int = 10_000, seed: int = 0
-) -> tuple[float, float, float]:
-    """(mean, low, high): the mean of ``values`` and its percentile-bootstrap interval at ``level`` (resampling the
-    values with replacement ``n_boot`` times, from ``np.random.default_rng(seed)``)."""
-    v = np.asarray(values, dtype=float)
-    if v.ndim != 1 or v.size < 2:
-        raise ValueError(f"values: expected a 1-D array of at least 2 numbers, got shape {v.shape}")
-    rng = np.random.default_rng(seed)
-    means = v[rng.integers(0, v.size, size=(n_boot, v.size))].mean(axis=1)
-    tail = (1.0 - level) / 2.0
-    low, high = np.quantile(means, [tail, 1.0 - tail])
-    return float(v.mean()), float(low), float(high)
 
 
 def T_at_step(run: dict, step: float) -> float:
