@@ -218,8 +218,8 @@ def _uses_signs(
         return "s̃' does not depend on ν: ν is missing from s̃' = ρ0 H s̃ + ρ1 ν."
     if same_theta:
         return (
-            "θ̃' does not depend on ν: θ̃' = θ̃/ρ0 + (νᵀF)/ρ1, and ν is missing from (or the term is missing) "
-            "νᵀF = x̂ ⊗ (νᵀD), np.outer(xhat, nu @ D)."
+            "θ̃' does not depend on ν: in θ̃' = θ̃/ρ0 + (νᵀF)/ρ1 the term νᵀF carries the signs, νᵀF = x̂ ⊗ (νᵀD), "
+            "np.outer(xhat, nu @ D)."
         )
     return None
 
