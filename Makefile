@@ -159,8 +159,9 @@ data-costs: $(VENV)/.stamp-base
 	$(VPY) -m okcore.costs --n 16 24 32 48 64 96 128 --repeats 9 --min-time 0.01 --max-load 0.7 --out data/costs/costs.json
 	$(VPY) -m okcore.costs --noise --n 32 128 --ranks 2 8 --out data/costs/noise.json
 
+# Every file notebook 10 reads (data/copy); SCHEDULER=tcp://HOST:8786 sends the runs to a Dask cluster instead.
 data-copy: $(VENV)/.stamp-base
-	OPENBLAS_NUM_THREADS=1 $(VPY) -m okcore.experiments copy --jobs 2 $(if $(FORCE),--force)
+	OPENBLAS_NUM_THREADS=1 $(VPY) -m okcore.experiments copy $(if $(SCHEDULER),--scheduler $(SCHEDULER),--jobs 2) $(if $(FORCE),--force)
 
 data-text: $(VENV)/.stamp-base
 	OPENBLAS_NUM_THREADS=1 $(VPY) -m okcore.experiments text --jobs 1 $(if $(FORCE),--force)

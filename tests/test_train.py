@@ -399,18 +399,6 @@ def test_groups_tables_and_equal_settings(tmp_path):
         load_groups(tmp_path / "empty")
 
 
-def test_the_experiment_set_compares_methods_on_equal_terms():
-    from okcore.experiments import COPY_METHODS, COPY_SEEDS, copy_runs
-
-    runs = copy_runs()
-    names = [n for n, _ in runs]
-    assert len(set(names)) == len(names) == len(COPY_METHODS) * len(COPY_SEEDS) + len(COPY_METHODS) - 1
-    curves = [c for n, c in runs if not n.startswith("cosine/")]
-    keys = ("hidden", "batch", "steps", "lr", "clip", "cell", "log_every")
-    assert all(all(c[k] == curves[0][k] for k in keys) for c in curves)
-    assert {c["method"] for c in curves} == set(METHODS)
-
-
 CACHED = data_path("copy", "kf-seed0.json")
 
 

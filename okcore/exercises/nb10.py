@@ -89,13 +89,15 @@ def _check_fraction(answer: Any) -> tuple[bool, str]:
 
 
 def cosine_order() -> list[str]:
-    """The online methods of the cached cosine runs (not TBPTT), from the highest mean cosine with exact RTRL to
-    the lowest."""
-    from okcore.train.results import data_path, load_groups
+    """The online estimators of the cached shared-trajectory runs (not the truncated gradients), from the highest
+    mean cosine with exact RTRL (over every seed and record) to the lowest, by their palette labels."""
+    from okcore.train.results import data_path, load_shared
 
-    groups = load_groups(data_path("copy", "cosine"))
+    shared = load_shared(data_path("copy", "shared"))
     means = {
-        label: float(np.mean(g.finals("mean_cosine"))) for label, g in groups.items() if not label.startswith("TBPTT")
+        shared.label(name): float(np.nanmean(v["cosine"]))
+        for name, v in shared.values.items()
+        if shared.specs[name][0] != "tbptt"
     }
     return sorted(means, key=means.get, reverse=True)
 
