@@ -216,6 +216,7 @@ def test_07_3_and_07_4_name_the_wrong_part(key, mistake, message, capsys):
 def test_07_3_names_a_wrong_scale(weights, message, capsys):
     ok, out = verdict("07.3", _ok_step_with(weights=weights), capsys)
     assert not ok and "The scale" in out and message in out
+    assert "R = (" not in out and "√σ_1" not in out  # the coefficient row R at r = 1 is the reader's to work out
 
 
 def _learner_step(mistake: str = "", gram_schmidt: bool = False):
