@@ -115,37 +115,21 @@ lab: $(VENV)/.stamp-base
 	  done ) & \
 	$(VENV_PATH) $(VBIN)/jupyter lab $(START_NOTEBOOK) $$extra
 
-# Execute every notebook headlessly. The executed copies go to a temporary folder, so the committed
-# notebooks are left as they are. Goes on after a failure and fails at the end; the folder is removed when
-# everything passed and kept (with its logs) otherwise.
+# Execute every notebook headlessly, with the executor the tests use (tools/execute.py, nbclient). The executed
+# copies go to a temporary folder, so the committed notebooks are left as they are. Goes on after a failure and
+# fails at the end; the folder is removed when everything passed and kept (with its logs) otherwise.
 run: $(VENV)/.stamp-base
 	@[ -n "$(strip $(NOTEBOOKS))" ] || { echo "error: no notebooks found in notebooks/" >&2; exit 1; }
-	@out=$$(mktemp -d "$${TMPDIR:-/tmp}/okcore-run.XXXXXX"); failed=(); total=$$(date +%s%N); \
+	@out=$$(mktemp -d "$${TMPDIR:-/tmp}/okcore-run.XXXXXX"); \
 	echo "executed copies and logs go to $$out"; \
-	for nb in $(NOTEBOOKS); do \
-	  start=$$(date +%s%N); \
-	  if $(VENV_PATH) $(VBIN)/jupyter nbconvert --to notebook --execute \
-	       --ExecutePreprocessor.timeout=$(NB_TIMEOUT) --output-dir "$$out" "$$nb" \
-	       >"$$out/$$(basename "$$nb" .ipynb).log" 2>&1; \
-	  then status=ok; else status=FAILED; failed+=("$$nb"); fi; \
-	  ds=$$(( ($$(date +%s%N) - start) / 100000000 )); \
-	  printf '%-45s %-6s %5d.%d s\n' "$$nb" "$$status" $$((ds / 10)) $$((ds % 10)); \
-	done; \
-	ds=$$(( ($$(date +%s%N) - total) / 100000000 )); \
-	printf '%-45s %-6s %5d.%d s\n' "total" "" $$((ds / 10)) $$((ds % 10)); \
-	if [ $${#failed[@]} -gt 0 ]; then \
-	  echo "failed: $${failed[*]} (the executed copies and logs are kept in $$out)" >&2; exit 1; \
-	fi; \
-	rm -rf "$$out"; echo "all notebooks ran; removed $$out"
+	if $(VENV_PATH) $(VPY) tools/execute.py --keep-going --timeout $(NB_TIMEOUT) --output-dir "$$out" $(NOTEBOOKS); \
+	then rm -rf "$$out"; echo "all notebooks ran; removed $$out"; \
+	else echo "the executed copies and logs are kept in $$out" >&2; exit 1; fi
 
 # For maintainers: re-execute the notebooks in order and save the outputs in place (then commit them).
 execute: $(VENV)/.stamp-base
 	@[ -n "$(strip $(NOTEBOOKS))" ] || { echo "error: no notebooks found in notebooks/" >&2; exit 1; }
-	@set -e; for nb in $(NOTEBOOKS); do \
-	  echo "executing $$nb"; \
-	  $(VENV_PATH) $(VBIN)/jupyter nbconvert --to notebook --execute --inplace \
-	    --ExecutePreprocessor.timeout=$(NB_TIMEOUT) "$$nb"; \
-	done
+	$(VENV_PATH) $(VPY) tools/execute.py --inplace --timeout $(NB_TIMEOUT) $(NOTEBOOKS)
 
 bench: $(VENV)/.stamp-base
 	$(VPY) benchmarks/bench_estimators.py
