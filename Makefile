@@ -66,16 +66,16 @@ $(VENV)/.stamp-venv:
 
 venv: $(VENV)/.stamp-venv
 
-# What a reader needs: base requirements + okcore itself (editable, so changes to okcore/ show at once).
+# What a reader needs: base requirements + okcore itself (editable, so changes to okcore/ show at once), in one
+# pip run (okcore's own dependencies are among the pinned requirements, so nothing else comes in).
+PIP_INSTALL := $(VPY) -m pip install --progress-bar off
 $(VENV)/.stamp-base: $(VENV)/.stamp-venv requirements/base.txt pyproject.toml
-	$(VPY) -m pip install -r requirements/base.txt
-	$(VPY) -m pip install --no-deps -e .
+	$(PIP_INSTALL) -r requirements/base.txt -e .
 	@touch $@
 
 # What the checks need: test requirements (which include base.txt) + okcore.
 $(VENV)/.stamp-test: $(VENV)/.stamp-venv requirements/test.txt requirements/base.txt pyproject.toml
-	$(VPY) -m pip install -r requirements/test.txt
-	$(VPY) -m pip install --no-deps -e .
+	$(PIP_INSTALL) -r requirements/test.txt -e .
 	@touch $(VENV)/.stamp-base $@
 
 # --- using the workbook -------------------------------------------------------------------------------
@@ -187,14 +187,19 @@ chromium:
 	  echo "error: the browser test needs Chromium: sudo apt-get install chromium" >&2; exit 1; \
 	fi
 
+# The unit tests and strict nbval of every notebook run in one pytest session spread over every core
+# (pytest-xdist; TEST_JOBS=0 runs them in one process). Each notebook's cells stay together in one process
+# (the scheduler in conftest.py). BLAS runs one thread per process: the processes already fill
+# the cores, and more threads would only fight over them, which makes small matrix products many times slower.
+TEST_JOBS ?= auto
+TEST_ENV := $(VENV_PATH) OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+
 test: $(VENV)/.stamp-test chromium $(BOOK_JS)/node_modules/.stamp
 	@echo "== ruff =="
 	$(VPY) -m ruff check .
 	$(VPY) -m ruff format --check .
-	@echo "== unit tests =="
-	$(VENV_PATH) $(VPY) -m pytest $(PYTEST_FLAGS) tests/
-	@echo "== notebooks (strict nbval) =="
-	$(VENV_PATH) $(VPY) -m pytest $(PYTEST_FLAGS) $(NBVAL_FLAGS) notebooks/
+	@echo "== unit tests and notebooks (strict nbval) =="
+	$(TEST_ENV) $(VPY) -m pytest $(PYTEST_FLAGS) -n $(TEST_JOBS) $(NBVAL_FLAGS) tests/ notebooks/
 
 # --- cleaning -----------------------------------------------------------------------------------------
 
