@@ -74,6 +74,20 @@ def check_positive_float(name: str, value: object) -> float:
     return float(value)
 
 
+DTYPES = ("float64", "float32")
+
+
+def check_dtype(name: str, value: object) -> np.dtype:
+    """``float64`` or ``float32``, given as a name, a numpy type or a dtype; returned as a ``np.dtype``."""
+    try:
+        dtype = np.dtype(value) if value is not None and not isinstance(value, bool) else None
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.name not in DTYPES:
+        raise ValueError(f"{name}: expected one of {', '.join(DTYPES)}, got {_describe(value)}")
+    return dtype
+
+
 def check_array(
     name: str,
     value: object,

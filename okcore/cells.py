@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from okcore._checks import check_array, check_positive_float, check_positive_int, check_rng
+from okcore._checks import check_array, check_dtype, check_positive_float, check_positive_int, check_rng
 
 __all__ = ["Step", "TanhCell", "GatedCell", "sigmoid"]
 
@@ -72,7 +72,16 @@ class Step:
 
 
 class _Cell:
-    """Shared machinery: weights, shape checks, x̂ assembly."""
+    """Shared machinery: weights, shape checks, x̂ assembly.
+
+    Args:
+        n_in: size of the input x_t.
+        n_hidden: n, the number of hidden units.
+        rng: a Generator or an integer seed for the initial weights W ~ N(0, scale²), shape (K, k).
+        scale: standard deviation of the initial weights; default 1/sqrt(K).
+        dtype: ``float64`` (default) or ``float32``: the type of W and of every array ``step`` returns; inputs
+            are converted to it. float32 halves memory and is faster on large n, but exactness checks need float64.
+    """
 
     n_blocks: int  # k = n_blocks * n
 
@@ -82,6 +91,7 @@ class _Cell:
         n_hidden: int,
         rng: np.random.Generator | int | None = None,
         scale: float | None = None,
+        dtype: str | np.dtype | type = np.float64,
     ) -> None:
         self.n_in = check_positive_int("n_in", n_in)
         self.n_hidden = check_positive_int("n_hidden", n_hidden)
@@ -89,7 +99,8 @@ class _Cell:
         self.K = self.n_in + self.n_hidden + 1
         self.k = self.n_blocks * self.n_hidden
         std = 1.0 / np.sqrt(self.K) if scale is None else check_positive_float("scale", scale)
-        self._W = rng.normal(0.0, std, size=(self.K, self.k))
+        # drawn in float64 and rounded, so that a float32 cell starts from the float64 cell's weights
+        self._W = rng.normal(0.0, std, size=(self.K, self.k)).astype(check_dtype("dtype", dtype))
 
     @property
     def W(self) -> np.ndarray:
@@ -98,10 +109,11 @@ class _Cell:
 
     @W.setter
     def W(self, value: np.ndarray) -> None:
-        self._W = check_array("W", value, (self.K, self.k)).copy()
+        self._W = check_array("W", value, (self.K, self.k), dtype=self.dtype).copy()
 
     @property
     def dtype(self) -> np.dtype:
+        """The floating-point type of W and of every array a step returns: float64 (default) or float32."""
         return self._W.dtype
 
     def __repr__(self) -> str:
@@ -110,21 +122,21 @@ class _Cell:
     def initial_state(self, batch: int | None = None) -> np.ndarray:
         """Zero state, (n,) or (batch, n)."""
         if batch is None:
-            return np.zeros(self.n_hidden)
-        return np.zeros((check_positive_int("batch", batch), self.n_hidden))
+            return np.zeros(self.n_hidden, dtype=self.dtype)
+        return np.zeros((check_positive_int("batch", batch), self.n_hidden), dtype=self.dtype)
 
     def _inputs(self, x: object, h: object) -> tuple[np.ndarray, np.ndarray]:
         x_arr = np.asarray(x)
         if x_arr.ndim not in (1, 2):
             raise ValueError(f"x: expected shape ({self.n_in},) or (B, {self.n_in}), got shape {x_arr.shape}")
         if x_arr.ndim == 1:
-            x2 = check_array("x", x, (self.n_in,))[None]
-            h2 = check_array("h", h, (self.n_hidden,))[None]
+            x2 = check_array("x", x, (self.n_in,), dtype=self.dtype)[None]
+            h2 = check_array("h", h, (self.n_hidden,), dtype=self.dtype)[None]
         else:
-            x2 = check_array("x", x, (None, self.n_in))
+            x2 = check_array("x", x, (None, self.n_in), dtype=self.dtype)
             if x2.shape[0] == 0:
                 raise ValueError(f"x: expected at least one row, got shape {x2.shape}")
-            h2 = check_array("h", h, (x2.shape[0], self.n_hidden))
+            h2 = check_array("h", h, (x2.shape[0], self.n_hidden), dtype=self.dtype)
         return x2, h2
 
     def xhat(self, x: np.ndarray, h: np.ndarray) -> np.ndarray:
@@ -141,15 +153,15 @@ class _Cell:
         return step
 
     def _step(self, x: np.ndarray, h: np.ndarray) -> Step:
-        """``step`` on batched float64 inputs (B, n_in), (B, n) that the caller has checked already."""
+        """``step`` on batched inputs (B, n_in), (B, n) of the cell's dtype that the caller has checked already."""
         xhat = self.xhat(x, h)
         h_new, d, H = self._forward(xhat @ self._W, h)
         return Step(x, h, xhat, h_new, H, d)
 
     def transition(self, z: np.ndarray, h_prev: np.ndarray) -> np.ndarray:
         """h_t as a function of the pre-activations z (B, k) and h_{t-1} (B, n); used to check D."""
-        z2 = check_array("z", z, (None, self.k))
-        h2 = check_array("h_prev", h_prev, (z2.shape[0], self.n_hidden))
+        z2 = check_array("z", z, (None, self.k), dtype=self.dtype)
+        h2 = check_array("h_prev", h_prev, (z2.shape[0], self.n_hidden), dtype=self.dtype)
         return self._forward(z2, h2)[0]
 
     def _h_part(self) -> np.ndarray:

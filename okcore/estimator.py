@@ -38,7 +38,7 @@ class Estimator:
         self.n = cell.n_hidden
         self.K = cell.K
         self.k = cell.k
-        self.dtype = cell.dtype
+        self.dtype = cell.dtype  # of the large arrays; small bookkeeping (norms, scales) stays float64
         self.t = 0  # steps since construction, for diagnostics
 
     def __repr__(self) -> str:
@@ -86,9 +86,9 @@ class Estimator:
         ``dL_dh`` is (B, n), or (n,) when B = 1.
         """
         if np.ndim(dL_dh) == 1 and self.batch == 1:
-            delta = check_array("dL_dh", dL_dh, (self.n,))[None]
+            delta = check_array("dL_dh", dL_dh, (self.n,), dtype=self.dtype)[None]
         else:
-            delta = check_array("dL_dh", dL_dh, (self.batch, self.n))
+            delta = check_array("dL_dh", dL_dh, (self.batch, self.n), dtype=self.dtype)
         return self._gradient(delta)
 
     # -- for subclasses -----------------------------------------------------------------------------------------

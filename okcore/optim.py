@@ -16,7 +16,7 @@ def clip_by_global_norm(grads: list[np.ndarray], max_norm: float) -> tuple[list[
     """
     norm = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
     if norm > max_norm:
-        scale = max_norm / norm
+        scale = max_norm / norm  # a Python float: float32 gradients stay float32
         grads = [g * scale for g in grads]
     return grads, norm
 
@@ -46,7 +46,8 @@ class Adam:
         """
         self.t += 1
         b1, b2 = self.beta1, self.beta2
-        step_size = self.lr * np.sqrt(1.0 - b2**self.t) / (1.0 - b1**self.t)
+        # a Python float, so that float32 parameters stay float32 (a numpy float64 scalar would promote them)
+        step_size = float(self.lr * np.sqrt(1.0 - b2**self.t) / (1.0 - b1**self.t))
         for p, g, m, v in zip(self.params, grads, self.m, self.v, strict=True):
             m *= b1
             m += (1.0 - b1) * g

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from okcore._checks import check_array, check_int_array, check_positive_float, check_positive_int, check_rng
+from okcore._checks import (
+    check_array,
+    check_dtype,
+    check_int_array,
+    check_positive_float,
+    check_positive_int,
+    check_rng,
+)
 
 __all__ = ["Readout"]
 
@@ -21,6 +28,7 @@ class Readout:
             W_out ~ N(0, scale²), shape (n + 1, n_out).
         unit: ``"nats"`` or ``"bits"``: the unit of every loss and gradient this readout returns.
         scale: standard deviation of the initial weights; default 1/sqrt(n + 1).
+        dtype: ``float64`` (default) or ``float32``: the type of W_out, of the states it reads and of what it returns.
     """
 
     def __init__(
@@ -30,6 +38,7 @@ class Readout:
         rng: np.random.Generator | int | None = None,
         unit: str = "nats",
         scale: float | None = None,
+        dtype: str | np.dtype | type = np.float64,
     ) -> None:
         self.n_hidden = check_positive_int("n_hidden", n_hidden)
         self.n_out = check_positive_int("n_out", n_out)
@@ -38,7 +47,7 @@ class Readout:
             raise ValueError(f"unit: expected 'nats' or 'bits', got {unit!r}")
         self.unit = unit
         std = 1.0 / np.sqrt(n_hidden + 1) if scale is None else check_positive_float("scale", scale)
-        self._W_out = rng.normal(0.0, std, size=(self.n_hidden + 1, self.n_out))
+        self._W_out = rng.normal(0.0, std, size=(self.n_hidden + 1, self.n_out)).astype(check_dtype("dtype", dtype))
 
     @property
     def W_out(self) -> np.ndarray:
@@ -47,7 +56,12 @@ class Readout:
 
     @W_out.setter
     def W_out(self, value: np.ndarray) -> None:
-        self._W_out = check_array("W_out", value, (self.n_hidden + 1, self.n_out)).copy()
+        self._W_out = check_array("W_out", value, (self.n_hidden + 1, self.n_out), dtype=self.dtype).copy()
+
+    @property
+    def dtype(self) -> np.dtype:
+        """float64 or float32: the type of W_out."""
+        return self._W_out.dtype
 
     def __repr__(self) -> str:
         return f"Readout(n_hidden={self.n_hidden}, n_out={self.n_out}, unit={self.unit!r})"
@@ -55,9 +69,9 @@ class Readout:
     def _batch(self, h: object, y: object | None = None) -> tuple[np.ndarray, np.ndarray | None, bool]:
         unbatched = np.ndim(h) == 1
         if unbatched:
-            h2 = check_array("h", h, (self.n_hidden,))[None]
+            h2 = check_array("h", h, (self.n_hidden,), dtype=self.dtype)[None]
         else:
-            h2 = check_array("h", h, (None, self.n_hidden))
+            h2 = check_array("h", h, (None, self.n_hidden), dtype=self.dtype)
             if h2.shape[0] == 0:
                 raise ValueError(f"h: expected at least one row, got shape {h2.shape}")
         y2 = None

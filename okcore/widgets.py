@@ -30,6 +30,7 @@ from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from okcore import explorer
 from okcore.explorer import ESTIMATORS, RANKED
+from okcore.plotting import method_style
 
 __all__ = [
     "NoiseExplorer",
@@ -66,8 +67,15 @@ RANGES: dict[str, tuple[int, int, int]] = {
     "seed": (0, 999, 1),
 }
 
-# matplotlib's tab10 red, orange, green and blue, as hex so that the HTML readout can use them too.
-COLORS = {"UORO": "#d62728", "KF": "#ff7f0e", "KF-avg": "#2ca02c", "OK": "#1f77b4"}
+# the explorer's estimator names as the palette's method names (okcore.plotting.method_style)
+METHOD_NAMES = {"UORO": "uoro", "KF": "kf", "KF-avg": "kf-avg", "OK": "ok"}
+
+
+def color(name: str, rank: int | None = None) -> str:
+    """The workbook's colour of an estimator (a hex string, for the plots and the HTML readout alike); ``rank``
+    picks the shade of KF-avg and OK, None their family colour."""
+    return method_style(METHOD_NAMES[name], rank=rank if name in RANKED else None)["color"]
+
 
 _PAD = "; padding: 1px 14px 1px 0"  # cell spacing of the readout table
 
@@ -149,7 +157,7 @@ def format_readout(result: Mapping[str, Any]) -> str:
     for name, curve in result["curves"].items():
         label = html.escape(_label(name, p["rank"]))
         rows.append(
-            f"<tr><td style='color:{COLORS[name]}{_PAD}'><b>{label}</b></td>"
+            f"<tr><td style='color:{color(name, p['rank'])}{_PAD}'><b>{label}</b></td>"
             f"<td style='text-align:right{_PAD}'>{format_value(float(np.mean(curve)))}</td>"
             f"<td style='text-align:right{_PAD}'>{format_value(float(curve[-1]))}</td></tr>"
         )
@@ -176,7 +184,7 @@ def draw_curves(ax: Axes, result: Mapping[str, Any]) -> Axes:
     p = result["params"]
     for name, curve in result["curves"].items():
         t = np.arange(1, len(curve) + 1)
-        ax.plot(t, _positive(curve), color=COLORS[name], label=_label(name, p["rank"]))
+        ax.plot(t, _positive(curve), color=color(name, p["rank"]), label=_label(name, p["rank"]))
     ax.set_yscale("log")
     ax.set_xlabel("time step t")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -199,9 +207,9 @@ def draw_sweep(ax: Axes, result: Mapping[str, Any]) -> Axes:
     for name in result["curves"]:
         values = sweep[name]
         if name in RANKED:
-            ax.plot(ranks, _positive(values), "o-", color=COLORS[name], label=name)
+            ax.plot(ranks, _positive(values), "o-", color=color(name, p["rank"]), label=name)
         elif float(values) >= _FLOOR:
-            ax.axhline(float(values), color=COLORS[name], linestyle="--", label=f"{name} (rank one)")
+            ax.axhline(float(values), color=color(name), linestyle="--", label=f"{name} (rank one)")
     ax.axvline(p["rank"], color="0.5", linestyle=":", label=f"r = {p['rank']}")
     ax.set_yscale("log")
     ax.set_xticks(ranks)
@@ -218,7 +226,7 @@ def draw_size(ax: Axes, by_size: Mapping[str, np.ndarray]) -> Axes:
     sizes = by_size["sizes"]
     for name, values in by_size.items():
         if name != "sizes":
-            ax.plot(sizes, _positive(values), "o-", color=COLORS[name], label=name)
+            ax.plot(sizes, _positive(values), "o-", color=color(name), label=name)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(sizes, [str(n) for n in sizes])

@@ -22,10 +22,10 @@ def test_a_bar_on_a_terminal_shows_the_latest_record_and_how_it_ended():
     bar = Progress(200, stream=term)
     assert bar.enabled
     for done in range(1, 201):
-        bar.show(done, {"step": done, "loss_bits": 0.25} if done >= 100 else None)
+        bar.show(done, {"step": done, "loss_bits": 0.25, "cpu_s": 1.5} if done >= 100 else None)
     bar.close("done")
     last = term.getvalue().split("\r")[-1]
-    assert "200/200" in last and "loss_bits 0.25  done" in last and "step 200" not in last
+    assert "200/200" in last and "loss_bits 0.25  done" in last and "step 200" not in last and "cpu" not in last
     assert last.endswith("\n")
 
 

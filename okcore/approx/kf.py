@@ -167,9 +167,12 @@ class _KroneckerFactored(KroneckerSumEstimator):
         # Sign multipliers (c1, c2/√r): the 1/√r of KF-avg goes on the new pair, in both factors.
         self._chain_scale = np.array([1.0, 1.0 / np.sqrt(r)]) if r > 1 else None
         self._HA_diag = np.zeros((B, r, k // n, n), dtype=self.dtype)  # the entries of H Â where D lives
-        self._sq = np.zeros((B, r, 2), dtype=self.dtype)  # [‖H A_i‖², ‖D‖²] of the latest update
+        # the small bookkeeping (norms, p, λ) is float64 whatever the dtype of the factors
+        self._sq = np.zeros((B, r, 2))  # [‖H A_i‖², ‖D‖²] of the latest update
         self._sq_HA_out = self._sq[:, :, 0:1, None]  # (B, r, 1, 1)
-        self._ones = np.ones((B, r, 2), dtype=self.dtype)
+        self._ones = np.ones((B, r, 2))
+        # λ's range before it is folded into Â: Â = A/λ must stay far from under- and overflow in its own type
+        self._lambda2_limit = self._LAMBDA2_LIMIT if self.dtype == np.float64 else 1e12
         self.last_p1 = self._ones[..., 0]
         self.last_p2 = self._ones[:, 0, 1]
         self._variance = np.zeros(B)
@@ -188,7 +191,7 @@ class _KroneckerFactored(KroneckerSumEstimator):
         self._bufs = [np.zeros((B, r, n, k), dtype=self.dtype) for _ in range(2)]  # Â, and the next one
         self._rows = [X.reshape(B, r, 1, n * k) for X in self._bufs]  # for the norms ‖H Â_i‖²
         self._diags = [_diagonal_view(X, n) for X in self._bufs]
-        self._lams = [np.ones((B, r), dtype=self.dtype) for _ in range(2)]  # λ, alternating like Â
+        self._lams = [np.ones((B, r)) for _ in range(2)]  # λ (float64), alternating like Â
         self._scaled = False  # True when some λ may differ from 1
 
     @property
@@ -216,7 +219,8 @@ class _KroneckerFactored(KroneckerSumEstimator):
             self._unscale()
 
     def _factors(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.u * self._lams[self._cur][:, :, None], self._bufs[self._cur]
+        lam = self._lams[self._cur].astype(self.dtype, copy=False)
+        return self.u * lam[:, :, None], self._bufs[self._cur]
 
     def _reset_rows(self, rows: np.ndarray) -> None:
         self.u[rows] = 0.0
@@ -248,10 +252,11 @@ class _KroneckerFactored(KroneckerSumEstimator):
         HA = self._bufs[nxt]  # H Â, then the new Â
         np.matmul(H[:, None], self._bufs[cur], out=HA)
         S[:, :, 1] = xhat[:, None, :]
-        gram = np.matmul(S, S.swapaxes(2, 3))  # (B, r, 2, 2): [[‖u_i‖², ⟨u_i, x̂⟩], [⟨u_i, x̂⟩, ‖x̂‖²]]
+        # (B, r, 2, 2): [[‖u_i‖², ⟨u_i, x̂⟩], [⟨u_i, x̂⟩, ‖x̂‖²]], in float64 whatever the dtype
+        gram = np.matmul(S, S.swapaxes(2, 3), dtype=np.float64)
         sq = self._sq
         rows = self._rows[nxt]
-        np.matmul(rows, rows.swapaxes(2, 3), out=self._sq_HA_out)
+        np.matmul(rows, rows.swapaxes(2, 3), out=self._sq_HA_out, dtype=np.float64)
         scaled = self._scaled
         if scaled:
             sq[:, :, 0] *= lam * lam  # ‖H A_i‖² = λ_i² ‖H Â_i‖²
@@ -281,7 +286,7 @@ class _KroneckerFactored(KroneckerSumEstimator):
         self.u = self._u_views[nxt]
         # Written so that NaN enters the branch too. An overflowed squared norm makes p1 inf or 0 (or NaN), hence
         # λ' 0 or inf (or NaN): so the check that λ stays in range, made anyway, also catches an overflow.
-        if not (lam2.max() <= self._LAMBDA2_LIMIT and lam2.min() >= 1.0 / self._LAMBDA2_LIMIT):
+        if not (lam2.max() <= self._lambda2_limit and lam2.min() >= 1.0 / self._lambda2_limit):
             if not math.isfinite(sq.sum() + sq_u.sum() + lam2.sum()):
                 self._raise_overflow(H, sq, sq_u)
             self._fold_lambda()

@@ -205,12 +205,14 @@ class OK(KroneckerSumEstimator):
             step = -(-width // -(-per_col * width // _BLOCK_BYTES))
             self._blocks = [slice(s, min(s + step, width)) for s in range(0, width, step)]
         # small buffers, refilled by every update
-        self._V = np.zeros((B, N, self.K), dtype=self.dtype)  # the v_j as rows
+        # The small linear algebra (bases, core, SVD) runs in float64 whatever the dtype; only the r products
+        # H A_j and the recombination into A' run in the estimator's dtype.
+        self._V = np.zeros((B, N, self.K))  # the v_j as rows
         self._upper = ~np.tri(min(N, self.K), N, k=-1, dtype=bool)  # the triangle of R_v
         # weights of the sign convention of the singular pairs: cubes let the largest entries decide, and unequal
         # weights keep symmetric vectors such as (e_1 - e_2)/√2 away from a tie
         self._cube_weights = 1.0 + np.arange(self.K) / self.K
-        self._gram = np.zeros((B, N, N), dtype=self.dtype)
+        self._gram = np.zeros((B, N, N))
         flat = self._gram.reshape(B, N * N)
         self._gram_diag = flat[:, :: N + 1]
         # offset-o diagonal of the lower triangle of the r × r block: entries [j + o, j] for j < r - o
@@ -269,7 +271,7 @@ class OK(KroneckerSumEstimator):
         u_tilde = Qv @ U  # the ũ_i as columns, (B, K, N)
         cube = u_tilde * u_tilde
         cube *= u_tilde
-        signs = np.asarray(self.signs.signs(sigma.shape), dtype=self.dtype)
+        signs = np.asarray(self.signs.signs(sigma.shape), dtype=np.float64)
         signs = signs * np.copysign(1.0, self._cube_weights @ cube)
 
         # coefficients of u'_j on ũ_i (cu) and of A'_j on σ_i Ã_i = Mᵀ R_vᵀ U_i (ca)
@@ -290,8 +292,8 @@ class OK(KroneckerSumEstimator):
         self.last_used_qr = used_qr
 
         # new factors: u' = cu (Q_v U)ᵀ, A' = (ca Uᵀ R_v) M
-        self.u = cu @ u_tilde.transpose(0, 2, 1)
-        T = (ca @ U.transpose(0, 2, 1)) @ Rv  # (B, r, N) coefficients on the rows of M
+        self.u = (cu @ u_tilde.transpose(0, 2, 1)).astype(self.dtype, copy=False)
+        T = ((ca @ U.transpose(0, 2, 1)) @ Rv).astype(self.dtype, copy=False)  # (B, r, N) coefficients on M's rows
         T_HA, HA2, A2 = T[:, :, :r], self._HA.reshape(B, r, -1), A.reshape(B, r, -1)
         if self._blocks is None:
             np.matmul(T_HA, HA2, out=A2)
@@ -353,14 +355,17 @@ class OK(KroneckerSumEstimator):
             rows = np.ones(B, dtype=bool)
             return self._qr_basis(rows, self._HA, d), rows
         G = self._gram
-        HA2 = self._HA.reshape(B, r, -1)
+        HA = self._HA if self.dtype == np.float64 else self._HA.astype(np.float64)  # the Gram matrix in float64
+        HA2 = HA.reshape(B, r, -1)
+        d = d.astype(np.float64, copy=False)
         if self._gram_lower is None:
             np.matmul(HA2, HA2.transpose(0, 2, 1), out=G[:, :r, :r])
         else:  # the lower triangle only (Cholesky reads no more); the upper one of this block stays 0
             for o, out in enumerate(self._gram_lower):
                 np.vecdot(HA2[:, o:], HA2[:, : r - o], out=out)
         # ⟨H A_j, D⟩ from the 2n entries of H A_j where D can be non-zero
-        np.einsum("bjca,bca->bj", self._HA_diag, d.reshape(B, -1, self.n), out=G[:, r, :r])
+        HA_diag = self._HA_diag if HA is self._HA else self._diagonal(HA)
+        np.einsum("bjca,bca->bj", HA_diag, d.reshape(B, -1, self.n), out=G[:, r, :r])
         G[:, :r, r] = G[:, r, :r]
         G[:, r, r] = np.einsum("bq,bq->b", d, d)
         # scale to unit diagonal; an exactly zero M_j gets a decoupled unit row (and a zero column of S)

@@ -73,10 +73,12 @@ class UORO(Estimator):
         self.s = np.zeros((B, n), dtype=self.dtype)
         self._Theta = np.zeros((B, K, k), dtype=self.dtype)
         self._Theta_rows = self._Theta.reshape(B, 1, K * k)
-        self._gamma = np.ones(B, dtype=self.dtype)
+        self._gamma = np.ones(B)  # float64 whatever the dtype: a scale, not part of the large arrays
+        # γ's range before it is folded into Θ: Θ = θ̃/γ must stay far from under- and overflow in its own type
+        self._gamma_limit = self._GAMMA_LIMIT if self.dtype == np.float64 else 1e6
         self._scaled = False  # True when some γ may differ from 1
         self._s_bound = self.s
-        self._ones = np.ones(B, dtype=self.dtype)
+        self._ones = np.ones(B)
         self.last_rho0 = self._ones
         self.last_rho1 = self._ones
 
@@ -117,7 +119,7 @@ class UORO(Estimator):
                 raise ValueError(f"s: expected shape {(B, n)}, got shape {s.shape}")
             self.s = s
         s = self.s
-        nu = self.signs.signs((B, n))
+        nu = self.signs.signs((B, n)).astype(self.dtype, copy=False)
         Hs = np.matmul(H, s[:, :, None])  # (B, n, 1)
         nuD = (d.reshape(B, self._blocks, n) * nu[:, None, :]).reshape(B, k)  # (ν D)[q] = ν[q % n] d[q]
         if self.balance:
@@ -134,13 +136,14 @@ class UORO(Estimator):
                     bad = ~np.isfinite(rho0 * sq_Hs)
                 raise self._overflow(H, "the norms ‖H s̃‖, ‖θ̃‖ used for balancing are inf or NaN", bad)
             rho1 = np.sqrt((norm_F + eps) / (self._norm_nu + eps))
-            self.s = rho0[:, None] * Hs[:, :, 0] + rho1[:, None] * nu
+            self.s = (rho0[:, None] * Hs[:, :, 0] + rho1[:, None] * nu).astype(self.dtype, copy=False)
             gamma = self._gamma
             gamma /= rho0
             self._scaled = True
             # θ̃' = γ' Θ' with γ' = γ/ρ0 and Θ' = Θ + x̂ ⊗ (ν D) / (ρ1 γ').
-            self._Theta += (xhat / (rho1 * gamma)[:, None])[:, :, None] * nuD[:, None, :]
-            if not self.t & 7 and not np.all(np.abs(np.log10(gamma)) < np.log10(self._GAMMA_LIMIT)):
+            coef = (xhat / (rho1 * gamma)[:, None]).astype(self.dtype, copy=False)
+            self._Theta += coef[:, :, None] * nuD[:, None, :]
+            if not self.t & 7 and not np.all(np.abs(np.log10(gamma)) < np.log10(self._gamma_limit)):
                 self._fold_gamma()
         else:
             rho0 = rho1 = self._ones
@@ -152,7 +155,8 @@ class UORO(Estimator):
         self.last_rho0, self.last_rho1 = rho0, rho1
 
     def influence(self) -> np.ndarray:
-        return (self.s * self._gamma[:, None])[:, :, None, None] * self._Theta[:, None, :, :]
+        s = (self.s * self._gamma[:, None]).astype(self.dtype, copy=False)
+        return s[:, :, None, None] * self._Theta[:, None, :, :]
 
     def squared_error(self, G: object) -> np.ndarray:
         """‖s̃ θ̃ᵀ − G‖²_F per row from the factors: ‖s̃‖²‖θ̃‖² − 2 Σ_a s̃[a]⟨θ̃, G[a]⟩ + ‖G‖², (B,)."""
@@ -178,5 +182,5 @@ class UORO(Estimator):
 
     def _gradient(self, delta: np.ndarray) -> np.ndarray:
         # Σ_b (δ_b · s̃_b) θ̃_b: O(B n + B K k).
-        ds = np.einsum("ba,ba->b", delta, self.s) * self._gamma
+        ds = (np.einsum("ba,ba->b", delta, self.s) * self._gamma).astype(self.dtype, copy=False)
         return (ds @ self._Theta.reshape(self.batch, -1)).reshape(self.K, self.k)

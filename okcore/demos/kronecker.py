@@ -211,14 +211,16 @@ def best_kronecker_approximation(G: object, rank: int) -> tuple[np.ndarray, np.n
 def plot_top_share(
     shares: object, ranks: Sequence[int], ax: Axes | None = None, title: str | None = None, log_tail: bool = False
 ) -> Axes:
-    """Top-r share of ‖G_t‖²_F against t, one line per r. ``log_tail``: plot the rest, 1 − share, on a log axis."""
+    """Top-r share of ‖G_t‖²_F against t, one line per r. ``log_tail``: plot the rest, 1 − share, on a log axis
+    (where it is round-off, below 1e-15, it is not drawn)."""
     shares = np.asarray(shares, dtype=np.float64)
     if ax is None:
         _, ax = plt.subplots(figsize=(6.4, 3.6))
     t = np.arange(1, shares.shape[0] + 1)
     for j, r in enumerate(ranks):
-        if log_tail:
-            ax.semilogy(t, np.maximum(1.0 - shares[:, j], 1e-16), label=f"r = {r}")
+        if log_tail:  # steps where the top r terms hold all of G (rest at round-off) are left out, not drawn at a floor
+            rest = 1.0 - shares[:, j]
+            ax.semilogy(t, np.where(rest > 1e-15, rest, np.nan), label=f"r = {r}")
         else:
             ax.plot(t, shares[:, j], label=f"r = {r}")
     ax.set_xlabel("time step t")

@@ -34,6 +34,7 @@ from okcore.cells import Step, _Cell
 from okcore.demos.kronecker import rearrange
 from okcore.estimator import Estimator
 from okcore.noise import broadcast_step
+from okcore.plotting import label_style
 from okcore.rtrl import ExactRTRL
 from okcore.signs import ReplaySigns
 from okcore.tasks import one_hot
@@ -566,7 +567,7 @@ def plot_kf_avg_noise(errors: Mapping[str, np.ndarray], ax: Axes | None = None) 
         # steps that are exact (the first one from G̃_0 = 0) carry only round-off: leave them out of a log plot
         exact = mean <= 1e-12 * mean.max()
         mean, se = np.where(exact, np.nan, mean), np.where(exact, np.nan, se)
-        (line,) = ax.semilogy(t, mean, label=name)
+        (line,) = ax.semilogy(t, mean, **(label_style(name) or {"label": name}))
         ax.fill_between(t, np.maximum(mean - 2 * se, mean * 1e-3), mean + 2 * se, color=line.get_color(), alpha=0.2)
     ax.set_xlabel("time step t")
     ax.set_ylabel(r"$E\|\tilde G_t - G_t\|^2 / \|G_t\|^2$")

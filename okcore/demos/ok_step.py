@@ -34,6 +34,7 @@ from okcore.demos.ksums import Instance, all_sign_patterns, kron_sum
 from okcore.lowrank import mixing_coefficients
 from okcore.lowrank import split as lowrank_split
 from okcore.noise import broadcast_step, measure_noise
+from okcore.plotting import label_style
 from okcore.signs import ReplaySigns
 
 __all__ = [
@@ -341,10 +342,9 @@ def plot_split_noise(noise: dict[str, np.ndarray], ax: Axes | None = None) -> Ax
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(6.4, 3.6))
-    colors = {}
     for name, values in noise.items():
         kind, rank = name.split(" ", 1)
-        color = colors.setdefault(rank, f"C{len(colors)}")
+        color = (label_style(f"OK {rank}") or {"color": None})["color"]  # OK's colour at that rank, both splits
         values = np.where(values <= 1e-12 * np.max(values), np.nan, values)  # exact steps: round-off only
         ax.semilogy(np.arange(1, len(values) + 1), values, ls="-" if kind == "OK" else "--", color=color, label=name)
     ax.set_xlabel("time step t")

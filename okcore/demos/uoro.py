@@ -29,6 +29,7 @@ from okcore.approx.uoro import UORO
 from okcore.cells import Step, _Cell
 from okcore.demos.kronecker import immediate_influence, random_network
 from okcore.noise import broadcast_step, measure_noise
+from okcore.plotting import label_style
 from okcore.signs import ReplaySigns
 
 __all__ = [
@@ -231,7 +232,7 @@ def plot_noise_over_time(curves: Mapping[str, object], ax: Axes | None = None, l
     for name, v in curves.items():
         v = np.asarray(v, dtype=np.float64)
         t = np.arange(1, v.size + 1)
-        (ax.semilogy if logy else ax.plot)(t, v, label=name)
+        (ax.semilogy if logy else ax.plot)(t, v, **(label_style(name) or {"label": name}))
     ax.set_xlabel("time step t")
     ax.set_ylabel("relative variance")
     ax.grid(True, which="major", alpha=0.3)
@@ -256,7 +257,8 @@ def plot_noise_vs_size(
     ns = np.asarray(sizes, dtype=np.float64)
     draw = ax.loglog if loglog else ax.plot
     for name, v in values.items():
-        draw(ns, np.asarray(v, dtype=np.float64), "o-", ms=4, label=name)
+        style = {"linestyle": "-", **(label_style(name) or {"label": name})}
+        draw(ns, np.asarray(v, dtype=np.float64), marker="o", ms=4, **style)
     if reference:
         first = np.asarray(next(iter(values.values())), dtype=np.float64)
         draw(ns, first[-1] * ns / ns[-1], "--", color="gray", lw=1, label="∝ n")

@@ -65,7 +65,7 @@ def _copy(args: argparse.Namespace) -> int:
 
 def _as_option(msg: str) -> str:
     # Messages from the library name the argument; the CLI user knows it as an option.
-    for name in ("method", "rank", "truncation", "cell"):
+    for name in ("method", "rank", "truncation", "window", "cell", "dtype"):
         if msg.startswith(f"{name}:"):
             return f"--{msg}"
     return msg

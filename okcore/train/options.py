@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from okcore.train.loop import CELLS, DEFAULT_LR, METHODS
+from okcore._checks import DTYPES
+from okcore.train.loop import CELLS, DEFAULT_LR, METHODS, WINDOWS
 from okcore.train.memory import available_bytes, format_bytes, run_bytes
 
 __all__ = ["Parser", "Formatter", "common_arguments", "add_common", "check_common", "check_positive", "check_memory"]
@@ -49,6 +50,16 @@ def common_arguments(defaults: dict) -> list[tuple[str, dict, str | None]]:
         ("--method", {"required": True, "help": f"one of {', '.join(METHODS)}"}, None),
         ("--rank", {"type": int, "default": None, "help": "Kronecker terms kept (kf-avg and ok only)"}, None),
         ("--truncation", {"type": int, "default": None, "help": "window length τ (tbptt only)"}, None),
+        (
+            "--window",
+            {
+                "choices": WINDOWS,
+                "default": defaults["window"],
+                "help": "tbptt only: block (non-overlapping windows, one update per window) or sliding (an update "
+                "every step, the current loss backpropagated through the last τ steps)",
+            },
+            None,
+        ),
         ("--hidden", {"type": int, "default": defaults["hidden"], "help": "hidden units n"}, "positive"),
         ("--batch", {"type": int, "default": defaults["batch"], "help": "streams trained side by side"}, "positive"),
         ("--steps", {"type": int, "default": defaults["steps"], "help": "time steps to train"}, "positive"),
@@ -63,6 +74,15 @@ def common_arguments(defaults: dict) -> list[tuple[str, dict, str | None]]:
             "--clip",
             {"type": float, "default": defaults["clip"], "help": "largest global norm of the W-gradient"},
             "positive",
+        ),
+        (
+            "--dtype",
+            {
+                "choices": DTYPES,
+                "default": defaults["dtype"],
+                "help": "floating-point type of weights, states and estimates",
+            },
+            None,
         ),
         ("--log-every", {"type": int, "default": defaults["log_every"], "help": "steps per log record"}, "positive"),
         ("--out", {"required": True, "help": "where to write the run file (JSON)"}, None),

@@ -15,6 +15,7 @@ from typing import IO
 __all__ = ["Progress", "in_notebook", "wanted"]
 
 MIN_INTERVAL = 0.5  # seconds between two redraws
+_HIDDEN = ("step", "cpu_s")  # fields of a log record the bar leaves out (tqdm shows the step and the time)
 
 
 def in_notebook() -> bool:
@@ -40,7 +41,7 @@ def wanted(stream: IO[str] | None = None) -> bool:
 def _postfix(record: dict | None) -> str:
     if not record:
         return ""
-    return "  ".join(f"{key} {value}" for key, value in record.items() if key != "step")
+    return "  ".join(f"{key} {value}" for key, value in record.items() if key not in _HIDDEN)
 
 
 class Progress:
@@ -75,7 +76,7 @@ class Progress:
         )
 
     def show(self, done: int, record: dict | None = None) -> None:
-        """``done`` steps are done; ``record`` is the latest log record (its fields, but ``step``, are shown)."""
+        """``done`` steps are done; ``record`` is the latest log record (its fields but step and time are shown)."""
         if self._bar is None:
             return
         if record is not self._record:  # a new record: re-format the text only then

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from okcore.plotting import METHODS, run_style
 from okcore.train.runs import load_run
 
 __all__ = ["data_path", "Group", "load_groups", "method_label", "final_table", "curve", "plot_groups"]
@@ -22,15 +23,9 @@ def data_path(*parts: str) -> Path:
 
 
 def method_label(config: dict) -> str:
-    """``"OK r=2"``, ``"TBPTT τ=16"``, ``"exact RTRL"`` …: how tables and legends name a run's method."""
-    method = config["method"]
-    names = {"exact": "exact RTRL", "uoro": "UORO", "kf": "KF", "kf-avg": "KF-avg", "ok": "OK", "tbptt": "TBPTT"}
-    label = names[method]
-    if config.get("rank") is not None:
-        label += f" r={config['rank']}"
-    if config.get("truncation") is not None:
-        label += f" τ={config['truncation']}"
-    return label
+    """``"OK r=2"``, ``"TBPTT τ=16"``, ``"exact RTRL"`` …: how tables and legends name a run's method (the label of
+    the palette, :func:`okcore.plotting.run_style`)."""
+    return run_style(config)["label"]
 
 
 @dataclass
@@ -68,10 +63,9 @@ def load_groups(folder: str | os.PathLike) -> dict[str, Group]:
         diff = [k for k in _SETTINGS if r["config"].get(k) != ref.get(k)]
         if diff:
             raise ValueError(f"folder: runs in {str(folder)!r} differ in {', '.join(diff)}; expected equal settings")
-    order = ["exact", "ok", "kf-avg", "kf", "uoro", "tbptt"]
     runs.sort(
         key=lambda r: (
-            order.index(r["config"]["method"]),
+            METHODS.index(r["config"]["method"]),
             r["config"].get("rank") or 0,
             r["config"].get("truncation") or 0,
             r["config"]["seed"],
@@ -104,12 +98,17 @@ def final_table(groups: dict[str, Group], field: str, digits: int = 2) -> str:
 
 
 def plot_groups(ax: object, groups: dict[str, Group], field: str, labels: list[str] | None = None) -> None:
-    """Plot ``field`` against steps for each group: the mean over seeds as a line, min to max as a band."""
+    """Plot ``field`` against steps for each group: the mean over seeds as a line, min to max as a band.
+
+    Each method has its palette colour and line style (:func:`okcore.plotting.run_style`), so a method looks the
+    same in every panel whatever else the panel shows."""
     for label, g in groups.items():
         if labels is not None and label not in labels:
             continue
         steps, values = curve(g, field)
-        (line,) = ax.plot(steps, values.mean(axis=0), label=f"{label} ({len(g.runs)} seeds)")
+        style = run_style(g.runs[0]["config"])
+        style["label"] = f"{label} ({len(g.runs)} seeds)"
+        ax.plot(steps, values.mean(axis=0), **style)
         if len(g.runs) > 1:
-            ax.fill_between(steps, values.min(axis=0), values.max(axis=0), color=line.get_color(), alpha=0.2, lw=0)
+            ax.fill_between(steps, values.min(axis=0), values.max(axis=0), color=style["color"], alpha=0.2, lw=0)
     ax.set_xlabel("time step")

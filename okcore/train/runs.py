@@ -35,6 +35,7 @@ COPY_DEFAULTS: dict = {
     "method": "ok",
     "rank": None,
     "truncation": None,
+    "window": "block",
     "hidden": 24,
     "batch": 16,
     "steps": 60_000,
@@ -42,9 +43,13 @@ COPY_DEFAULTS: dict = {
     "cell": "gated",
     "lr": DEFAULT_LR,
     "clip": 1.0,
+    "dtype": "float64",
     "log_every": 500,
     "cosine_every": 0,
 }
+
+
+_ADDED = {"window": "block", "dtype": "float64"}  # options added later, with the value older runs had
 
 
 def copy_config(**overrides: object) -> dict:
@@ -67,14 +72,16 @@ def run_copy(config: dict, progress: bool = False) -> TrainResult:
 
 def common_options(args: object) -> dict:
     """The options every training command of ``python -m okcore.train`` has, taken from its parsed arguments."""
-    keys = ("method", "rank", "truncation", "hidden", "batch", "steps", "seed", "cell", "lr", "clip", "log_every")
+    keys = ("method", "rank", "truncation", "window", "hidden", "batch", "steps", "seed", "cell", "lr", "clip")
+    keys += ("dtype", "log_every")
     return {key: getattr(args, key) for key in keys}
 
 
 def train_options(config: dict) -> dict:
     """The options of :func:`okcore.train.train` that every run config holds, taken from ``config``."""
     keys = ("steps", "rank", "truncation", "hidden", "cell", "lr", "clip", "seed", "log_every")
-    return {key: config[key] for key in keys}
+    # run files written before the window and dtype options existed used what are now their defaults
+    return {key: config[key] for key in keys} | {key: config.get(key, value) for key, value in _ADDED.items()}
 
 
 def run_record(result: TrainResult, config: dict) -> dict:
@@ -84,6 +91,7 @@ def run_record(result: TrainResult, config: dict) -> dict:
     final.update(
         steps_done=result.steps_done,
         seconds=round(result.seconds, 2),
+        cpu_seconds=round(result.cpu_seconds, 2),
         stopped=result.stopped,
     )
     if result.history.cosines:

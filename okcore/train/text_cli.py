@@ -29,7 +29,9 @@ from okcore.train.text_runs import (
 
 __all__ = ["add_text_parsers", "text_command", "sample_command"]
 
-_OPTIONS = ("corpus", "valid", "run", "method", "rank", "truncation", "cell", "temperature", "prompt", "chars")
+# options named by the library's messages (``name: ...``), and by the CLI as ``--name``
+_OPTIONS = ("corpus", "valid", "run", "method", "rank", "truncation", "window", "cell", "dtype", "temperature")
+_OPTIONS += ("prompt", "chars")
 
 
 def _as_option(err: Exception) -> ValueError:

@@ -1,0 +1,7 @@
+"""``python -m okcore.experiments SET``: see :mod:`okcore.experiments`."""
+
+import sys
+
+from okcore.experiments import main
+
+sys.exit(main())
