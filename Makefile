@@ -31,7 +31,7 @@ NOTEBOOKS ?= $(sort $(wildcard notebooks/*.ipynb))
 START_NOTEBOOK := notebooks/00_start_here.ipynb
 NB_TIMEOUT ?= 600
 NBVAL_FLAGS := --nbval --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env
-PYTEST_FLAGS := -p no:cacheprovider
+PYTEST_FLAGS := -p no:cacheprovider --durations=15
 
 .PHONY: help lab run execute test bench data data-copy data-text data-costs book student clean distclean venv chromium npm
 
