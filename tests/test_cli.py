@@ -93,6 +93,17 @@ def test_every_method_is_checked_against_the_free_memory(tmp_path, capsys, monke
         _run(["copy", *argv, "--out", str(tmp_path / "r.json")])
 
 
+def test_float32_runs_need_half_the_memory(tmp_path, capsys, monkeypatch, no_training):
+    need64 = run_bytes("kf", 24, batch=16, n_in=4, n_out=4)
+    assert run_bytes("kf", 24, batch=16, n_in=4, n_out=4, itemsize=4) * 2 == need64
+    monkeypatch.setattr(options, "available_bytes", lambda: need64 - 1)
+    argv = ["copy", "--method", "kf", "--out", str(tmp_path / "r.json")]
+    assert _run(argv) == 2
+    _one_line(capsys, "error: --hidden: expected a run that fits")
+    with pytest.raises(AssertionError, match="training started"):
+        _run([*argv, "--dtype", "float32"])
+
+
 @pytest.mark.parametrize(
     ("method", "kw"),
     [

@@ -50,10 +50,8 @@ def run_bytes(
         numbers += (truncation or 1) * (step + B * n + (n + 1) * n_out)
     else:
         r = rank if method in costs.RANKED else 1
-        sizes = {"n_in": n_in, "cell": cell, "batch": B}
-        held = costs.held_bytes(method, n, r, **sizes) // 8
-        estimate = costs.estimate_bytes(method, n, r, **sizes, itemsize=1)
-        numbers += max(held, estimate)  # the work buffers hold the estimate, except UORO's small s̃
+        # the estimate and the estimator's work buffers (counted in float64 numbers by okcore.costs)
+        numbers += costs.held_bytes(method, n, r, n_in=n_in, cell=cell, batch=B) // 8
         if method == "uoro":
             numbers += B * K * k  # the rank-one term x̂ ⊗ ν D, made before it is added to θ̃
     if cosine_every:
