@@ -170,8 +170,8 @@ $(BOOK_JS)/node_modules/.stamp: $(BOOK_JS)/package.json $(BOOK_JS)/package-lock.
 book: $(VENV)/.stamp-base $(BOOK_JS)/node_modules/.stamp
 	$(VENV_PATH) $(VPY) tools/book/build.py --out $(BOOK_DIR)
 
-# A copy of the notebooks without the cells tagged `solution` and with the outputs of cells tagged `exercise`
-# cleared, beside notebooks/ so that the notebooks' relative paths still hold.
+# A copy of the notebooks without the cells tagged `solution` and without outputs (tools/student.py says what else),
+# beside notebooks/ so that the notebooks' relative paths still hold.
 student: $(VENV)/.stamp-base
 	$(VENV_PATH) $(VPY) tools/student.py --out $(STUDENT_DIR) $(NOTEBOOKS)
 
