@@ -347,10 +347,13 @@ def train(
     def cpu_now() -> float:
         return time.process_time() - cpu_start - cpu_aside
 
+    logged_cpu = (-1, 0.0)  # (step, processor time) of the last record
+
     def log(step: int, extra: dict | None = None) -> None:
-        nonlocal interval_loss, interval_n, interval_cmp
+        nonlocal interval_loss, interval_n, interval_cmp, logged_cpu
         record = {"step": step, "loss_bits": round(interval_loss / max(interval_n, 1), 6), **task.log_fields()}
-        record["cpu_s"] = round(cpu_now(), 3)
+        logged_cpu = (step, cpu_now())
+        record["cpu_s"] = round(logged_cpu[1], 3)
         for key in AGREEMENT:
             values = [c[key] for c in interval_cmp if key in c]
             if values:
@@ -434,7 +437,8 @@ def train(
                 bar.show(done, history.records[-1] if history.records else None)
     except KeyboardInterrupt:
         stopped = True
-    cpu_seconds = cpu_now()
+    # a run whose last step was logged reports that record's time, so the two always agree
+    cpu_seconds = logged_cpu[1] if logged_cpu[0] == done else cpu_now()
     need_eval = evaluate is not None and done > 0 and not (eval_every and done % eval_every == 0)
     c0 = time.process_time()
     extra = dict(evaluate(model, readout)) if need_eval else None
