@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 import okcore
+from okcore._checks import check_positive_int, check_rng
 from okcore.experiments.runner import RUNNERS, run_name
 from okcore.tasks.copy import CopyTask
 from okcore.train.loop import seed_streams, train
@@ -51,6 +52,12 @@ __all__ = [
     "finals",
     "T_at_step",
     "training_rel_var",
+    "training_mean",
+    "mean_curve",
+    "error_by_level",
+    "curve_at",
+    "equivalent_rel_var",
+    "distance_to_curve",
 ]
 
 NOISE_SETTINGS = {"hidden": 16, "batch": 16, "steps": 60_000, "log_every": 500}
@@ -255,3 +262,89 @@ def training_rel_var(run: dict, field: str = "rel_var") -> np.ndarray:
     """The values of ``field`` (default ``rel_var``: ‖G̃ − G‖² / ‖G‖² against exact RTRL run alongside) over the
     run's log records, (n_records,); empty if the run did not measure it."""
     return np.array([rec[field] for rec in run["log"] if field in rec], dtype=float)
+
+
+def training_mean(run: dict, field: str = "rel_var") -> float:
+    """The mean of ``field`` over the run's log records (:func:`training_rel_var`); NaN if it was not measured."""
+    values = training_rel_var(run, field)
+    return float(values.mean()) if values.size else float("nan")
+
+
+def mean_curve(runs: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, mean T_): the curriculum level at each log step, averaged over ``runs`` (logged at the same steps)."""
+    steps = [rec["step"] for rec in runs[0]["log"]]
+    for r in runs[1:]:
+        if [rec["step"] for rec in r["log"]] != steps:
+            raise ValueError("runs: expected runs logged at the same steps")
+    return np.array(steps), np.array([[rec["T"] for rec in r["log"]] for r in runs], dtype=float).mean(axis=0)
+
+
+def error_by_level(runs: list[dict], field: str = "rel_var") -> tuple[np.ndarray, np.ndarray]:
+    """(levels, mean error): the mean of the logged ``field`` over the records at each curriculum level T_ the runs
+    passed through, pooled over ``runs`` (records without a positive value are skipped)."""
+    pairs = [(rec["T"], rec[field]) for r in runs for rec in r["log"] if rec.get(field, 0) > 0]
+    levels = sorted({T for T, _ in pairs})
+    return np.array(levels), np.array([np.mean([e for T, e in pairs if T == level]) for level in levels])
+
+
+def curve_at(v: float, levels: object, T_means: object, T_zero: float) -> float:
+    """A dose-response curve (``T_means`` at the relative variances ``levels``, increasing) at ``v``, interpolated
+    linearly in log10 v; ``T_zero`` (no noise) for v <= 0, and between 0 and the smallest level."""
+    if v <= 0:
+        return float(T_zero)
+    x = np.log10(np.asarray(levels, dtype=float))
+    return float(np.interp(np.log10(v), x, np.asarray(T_means, dtype=float), left=T_zero))
+
+
+def equivalent_rel_var(T: float, levels: object, T_means: object) -> float:
+    """The relative variance at which a falling dose-response curve reaches the level ``T`` (the inverse of
+    :func:`curve_at`, interpolated in log10 v; clamped to the curve's first and last levels)."""
+    x = np.log10(np.asarray(levels, dtype=float))
+    y = np.asarray(T_means, dtype=float)
+    if np.any(np.diff(y) > 0):
+        raise ValueError(f"T_means: expected a curve that does not rise, got {y.tolist()}")
+    return float(10 ** np.interp(T, y[::-1], x[::-1]))
+
+
+def distance_to_curve(
+    T_finals: object,
+    v: float,
+    levels: object,
+    level_finals: object,
+    zero_finals: object,
+    resamples: int = 10_000,
+    rng: np.random.Generator | int = 0,
+) -> tuple[float, float, float]:
+    """How far a method's mean final T_ lies above (+) or below (−) a dose-response curve at relative variance ``v``,
+    with a percentile bootstrap interval (95 %) that resamples the method's seeds, each level's seeds and the
+    no-noise runs' seeds independently.
+
+    Args:
+        T_finals: (N,) the method's final T_, one per seed.
+        v: where on the curve (:func:`curve_at`, interpolated in log10 v).
+        levels: (L,) the curve's relative variances, increasing; ``level_finals``: (L, M) their runs' final T_.
+        zero_finals: (M0,) the final T_ without noise (exact RTRL), the curve's value below its first level.
+        resamples, rng: number of bootstrap draws and their Generator or seed.
+
+    Returns:
+        (estimate, low, high).
+    """
+    est = np.asarray(T_finals, dtype=float)
+    per_level = np.asarray(level_finals, dtype=float)
+    zero = np.asarray(zero_finals, dtype=float)
+    if est.ndim != 1 or zero.ndim != 1 or per_level.ndim != 2 or per_level.shape[0] != np.size(levels):
+        raise ValueError(
+            f"T_finals, level_finals, zero_finals: expected shapes (N,), (L={np.size(levels)}, M), (M0,), got "
+            f"{est.shape}, {per_level.shape}, {zero.shape}"
+        )
+    resamples = check_positive_int("resamples", resamples)
+    gen = check_rng("rng", rng)
+
+    def boot(x: np.ndarray) -> np.ndarray:
+        return x[..., gen.integers(0, x.shape[-1], size=(resamples, x.shape[-1]))].mean(axis=-1)
+
+    est_b, curves_b, zero_b = boot(est), boot(per_level), boot(zero)  # (R,), (L, R), (R,)
+    at = np.array([curve_at(v, levels, curves_b[:, i], zero_b[i]) for i in range(resamples)])
+    low, high = np.quantile(est_b - at, [0.025, 0.975])
+    estimate = est.mean() - curve_at(v, levels, per_level.mean(axis=1), zero.mean())
+    return float(estimate), float(low), float(high)
