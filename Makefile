@@ -8,6 +8,7 @@
 #   make execute    re-execute the notebooks in order and save their outputs in place
 #   make bench      run the estimator benchmarks
 #   make data       regenerate the cached runs in data/ (long: see data/README.md; FORCE=1 redoes existing files)
+#   make data-noise regenerate data/noise, the runs notebook 13 reads (about 1.2 hours of CPU, one process)
 #   make data-costs regenerate data/costs/costs.json and noise.json, the costs per step notebook 12 reads (minutes;
 #                   the timing waits for a 1-minute load average below 0.7, up to 30 minutes)
 #   make book       build the workbook as a static website that reads offline, in build/book
@@ -36,7 +37,7 @@ PYTEST_FLAGS := -p no:cacheprovider --durations=15
 .PHONY: help lab run execute test bench data data-copy data-text data-costs book student clean distclean venv chromium npm
 
 help:
-	@sed -n '3,17p' Makefile | sed 's/^#//'
+	@sed -n '3,19p' Makefile | sed 's/^#//'
 
 # --- the virtual environment --------------------------------------------------------------------------
 
@@ -136,7 +137,7 @@ bench: $(VENV)/.stamp-base
 	$(VPY) benchmarks/bench_estimators.py
 
 # Cached runs: one process per core, BLAS on one thread each. Files that exist are kept unless FORCE=1.
-data: data-copy data-text data-costs
+data: data-copy data-text data-costs data-noise
 
 # The grid of notebook 12: every estimator, n = 16 … 128, r = 1, 2, 4, 8, batch 1 and 16, BLAS on one thread.
 data-costs: $(VENV)/.stamp-base

@@ -21,6 +21,7 @@ from okcore.tasks import CopyTask
 from okcore.train import train
 from okcore.train.cli import main
 from okcore.train.loop import METHODS, RANKED, method_name
+from okcore.train.results import data_path
 from okcore.train.runs import copy_config, load_run, run_copy, run_record, write_json
 
 KW = {"steps": 40, "hidden": 5, "log_every": 20}
@@ -273,3 +274,66 @@ def test_a_run_of_a_factory_is_written_under_its_name(tmp_path):
     write_json(path, record)
     loaded = load_run(path)
     assert loaded["config"]["method"] == "my_estimator" and loaded["config"]["steps"] == 20
+
+
+# --- the cached set regenerates, and the readings notebook 13 makes of it --------------------------------------
+
+
+@pytest.mark.parametrize("name", ["methods/snap1-seed0.json", "dose/noisy-exact-carried-v10-seed0.json"])
+def test_the_start_of_a_cached_noise_run_regenerates(name):
+    """The first 1000 steps of a cached run of the set (an estimator with exact RTRL alongside, and a controlled-noise
+    run of the probe seed), rerun from its config, give the same log: losses, levels and the logged errors."""
+    record = load_run(data_path("noise", name))
+    config = {k: v for k, v in record["config"].items() if k not in ("okcore", "numpy")}
+    config["steps"] = 1000
+    fresh = run_record(run_copy(config), config)
+    cached = [r for r in record["log"] if r["step"] <= 1000]
+    assert [r["step"] for r in fresh["log"]] == [r["step"] for r in cached] == [500, 1000]
+    assert [r["T"] for r in fresh["log"]] == [r["T"] for r in cached]
+    for field in ("loss_bits", "rel_var", "grad_rel_err", "cosine"):
+        np.testing.assert_allclose([r[field] for r in fresh["log"]], [r[field] for r in cached], rtol=1e-5, atol=2e-6)
+
+
+def _run(finals_T, steps=(500, 1000), T_curve=None, rel_var=None):
+    log = [{"step": s, "T": t} for s, t in zip(steps, T_curve or [1] * len(steps), strict=True)]
+    if rel_var is not None:
+        for rec, v in zip(log, rel_var, strict=True):
+            rec["rel_var"] = v
+    return {"log": log, "final": {"T": finals_T}}
+
+
+def test_curve_readings():
+    runs = [_run(3, T_curve=[1, 3], rel_var=[0.1, 0.3]), _run(5, T_curve=[2, 5], rel_var=[0.2, 0.0])]
+    steps, T_mean = noise_set.mean_curve(runs)
+    assert steps.tolist() == [500, 1000] and T_mean.tolist() == [1.5, 4.0]
+    levels, err = noise_set.error_by_level(runs)
+    assert levels.tolist() == [1, 2, 3] and np.allclose(err, [0.1, 0.2, 0.3])  # the record with 0 is skipped
+    assert noise_set.training_mean(runs[0]) == pytest.approx(0.2)
+    assert np.isnan(noise_set.training_mean(_run(1)))
+    with pytest.raises(ValueError, match="same steps"):
+        noise_set.mean_curve([runs[0], _run(1, steps=(400, 1000))])
+    levels, T = [0.1, 1.0, 10.0], [8.0, 6.0, 2.0]
+    assert noise_set.curve_at(1.0, levels, T, 9.0) == 6.0
+    assert noise_set.curve_at(np.sqrt(10), levels, T, 9.0) == pytest.approx(4.0)  # halfway in log v
+    assert noise_set.curve_at(0.01, levels, T, 9.0) == 9.0 and noise_set.curve_at(0.0, levels, T, 9.0) == 9.0
+    assert noise_set.equivalent_rel_var(4.0, levels, T) == pytest.approx(np.sqrt(10))
+    assert noise_set.equivalent_rel_var(7.0, levels, T) == pytest.approx(np.sqrt(0.1))
+    with pytest.raises(ValueError, match="does not rise"):
+        noise_set.equivalent_rel_var(4.0, levels, [8.0, 9.0, 2.0])
+
+
+def test_distance_to_curve():
+    levels = [0.1, 1.0, 10.0]
+    per_level = np.array([[8, 8, 8, 8], [6, 6, 6, 6], [2, 2, 2, 2]], dtype=float)
+    zero = np.array([9.0, 9.0, 9.0])
+    # no spread anywhere: the interval is the point
+    assert noise_set.distance_to_curve([5, 5, 5], 1.0, levels, per_level, zero) == pytest.approx((-1.0, -1.0, -1.0))
+    # spread in the method's seeds only: the interval is the bootstrap interval of its mean, shifted by the curve
+    values = np.array([4.0, 5.0, 6.0, 7.0, 8.0])
+    d = noise_set.distance_to_curve(values, 1.0, levels, per_level, zero, rng=1)
+    assert d[0] == pytest.approx(0.0) and d[1] < 0 < d[2]
+    g = np.random.default_rng(1)
+    boot = values[g.integers(0, 5, size=(10_000, 5))].mean(axis=1) - 6.0
+    assert (d[1], d[2]) == pytest.approx(tuple(np.quantile(boot, [0.025, 0.975])))
+    with pytest.raises(ValueError, match="expected shapes"):
+        noise_set.distance_to_curve(values, 1.0, levels, per_level[:2], zero)
