@@ -345,9 +345,9 @@ def test_junk_cell_fails_on_use():
 @pytest.mark.timeout(NOTEBOOK_TIMEOUT + 60)
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
 def test_student_edition_runs_with_junk_names_after_each_exercise(tmp_path, notebook):
-    """The student copy, with junk names after each exercise of the notebooks in JUNK_NOTEBOOKS, run by nbval in lax mode in its
-    own process: every cell must run without an error (the unanswered checkers report rather than raise, and no
-    later cell depends on a name a learner may rebind); stored outputs are not compared (there are none)."""
+    """The student copy, with junk names after each exercise of the notebooks in JUNK_NOTEBOOKS, run by nbval in lax
+    mode in its own process: every cell must run without an error (the unanswered checkers report rather than raise,
+    and no later cell depends on a name a learner may rebind); stored outputs are not compared (there are none)."""
     # A tree like the repository's, with the student copy in place of notebooks/: paths such as ../data/... resolve
     # as they do for the originals (nbval runs a notebook from its own folder).
     for entry in ROOT.iterdir():
