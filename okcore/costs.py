@@ -762,7 +762,8 @@ def comparison(
 
 def format_comparison(entries: list[dict[str, Any]]) -> str:
     """The entries of :func:`comparison` as a text table: per size, noise, µs per update (median [quartiles]) and
-    MB held; then the growth of time and memory."""
+    MB held; then the growth of time and memory. A biased method has no noise entry: its error is a bias, which
+    notebook 13 measures."""
     if not entries:
         raise ValueError("entries: expected at least one row of the comparison, got none")
     sizes = list(entries[0]["time_us"])
@@ -776,8 +777,12 @@ def format_comparison(entries: list[dict[str, Any]]) -> str:
         for n in sizes:
             v = e["noise"][n]
             q1, q3 = e["iqr_us"][n]
+            if v is not None:
+                noise_cell = f"{v:.3g}"
+            else:  # a biased method's error is its bias, measured in notebook 13, not a variance
+                noise_cell = "not measured" if e["bias"].startswith("none") else "biased: see 13"
             cells += [
-                "not measured" if v is None else f"{v:.3g}",
+                noise_cell,
                 f"{e['time_us'][n]:.0f} [{q1:.0f}–{q3:.0f}]",
                 f"{e['held_bytes'][n] / 1e6:.3g}",
             ]

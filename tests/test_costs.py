@@ -102,6 +102,8 @@ def test_comparison_has_a_row_per_method_in_the_file():
     text = costs.format_comparison(entries)
     assert "not measured" in text and "80 [72–96]" in text
     assert len(text.splitlines()) == 2 + len(entries)
+    biased = [dict(ok2, label="SnAp-1", bias="drops paths through other units")]
+    assert "biased: see 13" in costs.format_comparison(biased) and "not measured" not in costs.format_comparison(biased)
     # a size the file lacks drops the method rather than inventing a number
     assert costs.comparison(times, sizes=(4, 16)) == []
     with pytest.raises(ValueError, match="^entries: "):
