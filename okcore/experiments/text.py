@@ -1,29 +1,172 @@
-"""The cached character-level runs of notebook 11 (``data/text``): every method with the same settings and seeds."""
+"""The cached character-level runs of notebook 11 (``data/text``), in the order they are made.
+
+1. ``lr/``: a learning-rate sweep, one seed and :data:`SWEEP_STEPS` steps per method and rate. Each method's rate
+   for the rest of the set is the one with the lowest validation bpc at the end of its sweep (:data:`TEXT_LR`;
+   tests/test_text_cached.py checks that the table agrees with the cached sweep). OK r = 8 takes OK r = 4's rate.
+2. the main runs (this folder): every method with the same settings (:data:`TEXT_SETTINGS`: cell, n, batch,
+   steps, float32, evaluation) at its own rate, seeds :data:`TEXT_SEEDS`; the first seed keeps snapshots of its
+   weights at :data:`SNAPSHOTS` for samples while the model learns.
+3. ``compute/``: the truncated-BPTT baselines of :data:`COMPUTE_METHODS` run :data:`COMPUTE_FACTOR` times longer,
+   so that they use about as much processor time as OK r = 4's main runs: the comparison at equal compute.
+4. ``exact/``: exact RTRL at the smaller n = :data:`EXACT_HIDDEN` (its step costs O(n⁴)), with OK r = 4 and
+   TBPTT τ = 100 at the same size and :data:`EXACT_STEPS` steps, as a reference for what an exact online
+   gradient gives. Exact RTRL takes OK r = 4's rate.
+"""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from okcore.experiments.runner import run_name
+from okcore.plotting import METHODS
+from okcore.train.results import Group, method_label
+from okcore.train.runs import load_run
 from okcore.train.text_runs import text_config
 
-__all__ = ["TEXT_METHODS", "TEXT_SEEDS", "text_runs"]
+__all__ = [
+    "TEXT_METHODS",
+    "TEXT_SEEDS",
+    "TEXT_SETTINGS",
+    "TEXT_LR",
+    "SWEEP_LRS",
+    "SWEEP_STEPS",
+    "SNAPSHOTS",
+    "COMPUTE_METHODS",
+    "COMPUTE_FACTOR",
+    "EXACT_HIDDEN",
+    "text_runs",
+    "method_key",
+    "load_text_groups",
+]
 
-# (method, rank, truncation) of every curve in notebook 11, all with TEXT_DEFAULTS and the same seeds.
-TEXT_METHODS: list[tuple[str, int | None, int | None]] = [
-    ("ok", 2, None),
-    ("ok", 8, None),
-    ("kf", None, None),
-    ("uoro", None, None),
-    ("tbptt", None, 4),
-    ("tbptt", None, 16),
+Method = tuple[str, int | None, int | None, str]  # method, rank, truncation, window
+
+# Every curve of notebook 11: OK at r = 4 and at the paper's r = 8, KF, UORO, and truncated BPTT with a full
+# backward pass through each 100-step segment between resets (block τ = 100), an update at every step through the
+# last 16 steps (sliding τ = 16), and non-overlapping windows of 4 and 16 steps.
+TEXT_METHODS: list[Method] = [
+    ("ok", 4, None, "block"),
+    ("ok", 8, None, "block"),
+    ("kf", None, None, "block"),
+    ("uoro", None, None, "block"),
+    ("tbptt", None, 100, "block"),
+    ("tbptt", None, 16, "sliding"),
+    ("tbptt", None, 4, "block"),
+    ("tbptt", None, 16, "block"),
 ]
 TEXT_SEEDS = (0, 1, 2)
+TEXT_SETTINGS = {
+    "hidden": 64,
+    "batch": 32,
+    "steps": 80_000,
+    "dtype": "float32",
+    "log_every": 500,
+    "eval_every": 2_500,
+}
+SNAPSHOTS = [1_000, 10_000]
+
+SWEEP_LRS = (5e-4, 1e-3, 2e-3, 4e-3, 8e-3)
+SWEEP_STEPS = 20_000
+SWEEP_METHODS = [m for m in TEXT_METHODS if m[:2] != ("ok", 8)]
+
+# The rate of each method: the best of its sweep (tests/test_text_cached.py checks this table against it).
+TEXT_LR: dict[tuple, float] = {}
+
+COMPUTE_METHODS: list[Method] = [("tbptt", None, 100, "block"), ("tbptt", None, 16, "sliding")]
+COMPUTE_FACTOR = {("tbptt", None, 100, "block"): 8, ("tbptt", None, 16, "sliding"): 3}
+
+EXACT_HIDDEN = 32
+EXACT_STEPS = 20_000
+EXACT_METHODS: list[Method] = [("exact", None, None, "block"), ("ok", 4, None, "block"), ("tbptt", None, 100, "block")]
+
+
+def method_key(config: dict) -> Method:
+    """(method, rank, truncation, window) of a run config."""
+    return (config["method"], config.get("rank"), config.get("truncation"), config.get("window") or "block")
+
+
+def _lr_for(method: Method) -> float | None:
+    """The rate of a method; OK r = 8 and exact RTRL (too costly to sweep) take OK r = 4's."""
+    ok4 = ("ok", 4, None, "block")
+    return TEXT_LR.get(ok4 if method[:2] == ("ok", 8) or method[0] == "exact" else method)
+
+
+def _config(method: Method, **settings: object) -> dict:
+    name, rank, truncation, window = method
+    return text_config(method=name, rank=rank, truncation=truncation, window=window, **settings)
+
+
+def _lr_tag(lr: float) -> str:
+    return "lr" + f"{lr:.0e}".replace("e-0", "e-")
 
 
 def text_runs() -> list[tuple[str, dict]]:
-    """(relative path, config) of every cached text run, seed by seed."""
+    """(relative path, config) of every cached text run, in the order they are made (see the module docstring).
+
+    The runs after the sweep need each method's rate from :data:`TEXT_LR`; methods without one are left out.
+    """
     runs = []
+    for lr in SWEEP_LRS:
+        for method in SWEEP_METHODS:
+            config = _config(method, **TEXT_SETTINGS | {"steps": SWEEP_STEPS}, lr=lr, seed=0)
+            runs.append(("lr/" + run_name(config | {"lr_tag": _lr_tag(lr)}), config))
     for seed in TEXT_SEEDS:
-        for method, rank, truncation in TEXT_METHODS:
-            config = text_config(method=method, rank=rank, truncation=truncation, seed=seed)
+        for method in TEXT_METHODS:
+            if _lr_for(method) is None:
+                continue
+            snaps = SNAPSHOTS if seed == TEXT_SEEDS[0] else []
+            config = _config(method, **TEXT_SETTINGS, lr=_lr_for(method), seed=seed, snapshots=snaps)
             runs.append((run_name(config), config))
+    for seed in TEXT_SEEDS:
+        for method in COMPUTE_METHODS:
+            if _lr_for(method) is None:
+                continue
+            steps = TEXT_SETTINGS["steps"] * COMPUTE_FACTOR[method]
+            settings = TEXT_SETTINGS | {"steps": steps, "log_every": 2_500, "eval_every": 10_000}
+            config = _config(method, **settings, lr=_lr_for(method), seed=seed)
+            runs.append(("compute/" + run_name(config), config))
+    for seed in TEXT_SEEDS:
+        for method in EXACT_METHODS:
+            lr = _lr_for(method)
+            if lr is None:
+                continue
+            settings = TEXT_SETTINGS | {"hidden": EXACT_HIDDEN, "steps": EXACT_STEPS}
+            config = _config(method, **settings, lr=lr, seed=seed)
+            runs.append(("exact/" + run_name(config), config))
     return runs
+
+
+_SAME = ("task", "corpus", "hidden", "batch", "steps", "cell", "clip", "dtype", "reset_every", "eval_every")
+
+
+def load_text_groups(folder: str | os.PathLike) -> dict[str, Group]:
+    """The run files of one folder of the text set grouped by method (label), in the palette's order of methods.
+
+    Runs may differ in their learning rate (each method has its own, see the module docstring) but in no other
+    setting of ``_SAME``; a ValueError says which differ.
+    """
+    folder = Path(folder)
+    files = sorted(folder.glob("*.json"))
+    if not files:
+        raise ValueError(f"folder: expected run files (*.json) in {str(folder)!r}, found none")
+    runs = [load_run(f) for f in files]
+    ref = runs[0]["config"]
+    for r in runs[1:]:
+        diff = [k for k in _SAME if r["config"].get(k) != ref.get(k)]
+        if diff:
+            raise ValueError(f"folder: runs in {str(folder)!r} differ in {', '.join(diff)}; expected equal settings")
+    runs.sort(
+        key=lambda r: (
+            METHODS.index(r["config"]["method"]),
+            r["config"].get("rank") or 0,
+            -(r["config"].get("truncation") or 0),
+            r["config"].get("window") != "sliding",
+            r["config"]["seed"],
+        )
+    )
+    groups: dict[str, Group] = {}
+    for r in runs:
+        label = method_label(r["config"])
+        groups.setdefault(label, Group(label, [])).runs.append(r)
+    return groups
