@@ -1,7 +1,8 @@
 """The cached character-level runs of notebook 11 (``data/text``), in the order they are made.
 
-1. ``lr/``: a learning-rate sweep, one seed and :data:`SWEEP_STEPS` steps per method and rate. Each method's rate
-   for the rest of the set is the one with the lowest validation bpc at the end of its sweep (:data:`TEXT_LR`;
+1. ``lr/``: a learning-rate sweep, one seed and :data:`SWEEP_STEPS` steps per method and rate (:data:`SWEEP_LRS`,
+   and :data:`SWEEP_MORE` for the methods whose best rate was the largest of those). Each method's rate for the
+   rest of the set is the one with the lowest validation bpc at the end of its sweep (:data:`TEXT_LR`;
    tests/test_text_cached.py checks that the table agrees with the cached sweep). OK r = 8 takes OK r = 4's rate.
 2. the main runs (this folder): every method with the same settings (:data:`TEXT_SETTINGS`: cell, n, batch,
    steps, float32, evaluation) at its own rate, seeds :data:`TEXT_SEEDS`; the first seed keeps snapshots of its
@@ -18,9 +19,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+
 from okcore.experiments.runner import run_name
-from okcore.plotting import METHODS
-from okcore.train.results import Group, method_label
+from okcore.plotting import METHODS, run_style
+from okcore.train.results import Group, curve, method_label
 from okcore.train.runs import load_run
 from okcore.train.text_runs import text_config
 
@@ -38,6 +41,11 @@ __all__ = [
     "text_runs",
     "method_key",
     "load_text_groups",
+    "sweep_results",
+    "best_rates",
+    "seed_stats",
+    "curve_by",
+    "plot_bpc",
 ]
 
 Method = tuple[str, int | None, int | None, str]  # method, rank, truncation, window
@@ -47,13 +55,13 @@ Method = tuple[str, int | None, int | None, str]  # method, rank, truncation, wi
 # last 16 steps (sliding τ = 16), and non-overlapping windows of 4 and 16 steps.
 TEXT_METHODS: list[Method] = [
     ("ok", 4, None, "block"),
-    ("ok", 8, None, "block"),
     ("kf", None, None, "block"),
     ("uoro", None, None, "block"),
     ("tbptt", None, 100, "block"),
     ("tbptt", None, 16, "sliding"),
     ("tbptt", None, 4, "block"),
     ("tbptt", None, 16, "block"),
+    ("ok", 8, None, "block"),  # last of each seed: the costliest
 ]
 TEXT_SEEDS = (0, 1, 2)
 TEXT_SETTINGS = {
@@ -69,9 +77,22 @@ SNAPSHOTS = [1_000, 10_000]
 SWEEP_LRS = (5e-4, 1e-3, 2e-3, 4e-3, 8e-3)
 SWEEP_STEPS = 20_000
 SWEEP_METHODS = [m for m in TEXT_METHODS if m[:2] != ("ok", 8)]
+# methods whose best rate was the largest of SWEEP_LRS: the grid goes on in factors of 2 until it is not
+SWEEP_MORE = {
+    ("tbptt", None, 100, "block"): (1.6e-2, 3.2e-2, 6.4e-2, 1.28e-1),
+    ("tbptt", None, 16, "block"): (1.6e-2, 3.2e-2),
+}
 
 # The rate of each method: the best of its sweep (tests/test_text_cached.py checks this table against it).
-TEXT_LR: dict[tuple, float] = {}
+TEXT_LR: dict[tuple, float] = {
+    ("ok", 4, None, "block"): 4e-3,
+    ("kf", None, None, "block"): 2e-3,
+    ("uoro", None, None, "block"): 1e-3,
+    ("tbptt", None, 100, "block"): 3.2e-2,
+    ("tbptt", None, 16, "sliding"): 4e-3,
+    ("tbptt", None, 4, "block"): 4e-3,
+    ("tbptt", None, 16, "block"): 1.6e-2,
+}
 
 COMPUTE_METHODS: list[Method] = [("tbptt", None, 100, "block"), ("tbptt", None, 16, "sliding")]
 COMPUTE_FACTOR = {("tbptt", None, 100, "block"): 8, ("tbptt", None, 16, "sliding"): 3}
@@ -98,7 +119,9 @@ def _config(method: Method, **settings: object) -> dict:
 
 
 def _lr_tag(lr: float) -> str:
-    return "lr" + f"{lr:.0e}".replace("e-0", "e-")
+    """``lr5e-4``, ``lr1.6e-2``: the rate in a file name."""
+    mantissa, exponent = f"{lr:e}".split("e")
+    return f"lr{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
 def text_runs() -> list[tuple[str, dict]]:
@@ -107,10 +130,11 @@ def text_runs() -> list[tuple[str, dict]]:
     The runs after the sweep need each method's rate from :data:`TEXT_LR`; methods without one are left out.
     """
     runs = []
-    for lr in SWEEP_LRS:
-        for method in SWEEP_METHODS:
-            config = _config(method, **TEXT_SETTINGS | {"steps": SWEEP_STEPS}, lr=lr, seed=0)
-            runs.append(("lr/" + run_name(config | {"lr_tag": _lr_tag(lr)}), config))
+    sweep = [(lr, method) for lr in SWEEP_LRS for method in SWEEP_METHODS]
+    sweep += [(lr, method) for method, more in SWEEP_MORE.items() for lr in more]
+    for lr, method in sweep:
+        config = _config(method, **TEXT_SETTINGS | {"steps": SWEEP_STEPS}, lr=lr, seed=0, save_weights=False)
+        runs.append(("lr/" + run_name(config | {"lr_tag": _lr_tag(lr)}), config))
     for seed in TEXT_SEEDS:
         for method in TEXT_METHODS:
             if _lr_for(method) is None:
@@ -170,3 +194,55 @@ def load_text_groups(folder: str | os.PathLike) -> dict[str, Group]:
         label = method_label(r["config"])
         groups.setdefault(label, Group(label, [])).runs.append(r)
     return groups
+
+
+# --- reading the set -----------------------------------------------------------------------------------
+
+
+def sweep_results(folder: str | os.PathLike) -> dict[Method, dict[float, float]]:
+    """The learning-rate sweep of ``folder``: {method: {rate: validation bpc at the end of the run}}."""
+    out: dict[Method, dict[float, float]] = {}
+    for f in sorted(Path(folder).glob("*.json")):
+        r = load_run(f)
+        out.setdefault(method_key(r["config"]), {})[r["config"]["lr"]] = r["final"]["valid_bpc"]
+    if not out:
+        raise ValueError(f"folder: expected run files (*.json) in {str(folder)!r}, found none")
+    return {m: dict(sorted(v.items())) for m, v in out.items()}
+
+
+def best_rates(sweep: dict[Method, dict[float, float]]) -> dict[Method, float]:
+    """The rate with the lowest final validation bpc of each method of a sweep."""
+    return {m: min(v, key=v.get) for m, v in sweep.items()}
+
+
+def seed_stats(group: Group, field: str) -> dict[str, float]:
+    """Mean, min and max over the seeds of a group of the final value of ``field``."""
+    v = group.finals(field)
+    return {"mean": float(v.mean()), "lo": float(v.min()), "hi": float(v.max()), "seeds": len(v)}
+
+
+def curve_by(group: Group, field: str, x: str = "step") -> tuple[np.ndarray, np.ndarray]:
+    """``field`` over the log records every run of the group has: x (S,) and values (n_seeds, S).
+
+    ``x="step"``: the steps; ``x="cpu_s"``: the processor time spent training when each record was written, the
+    mean over the seeds (their times differ by a few per cent).
+    """
+    steps, values = curve(group, field)
+    if x == "step":
+        return steps.astype(float), values
+    if x != "cpu_s":
+        raise ValueError(f"x: expected 'step' or 'cpu_s', got {x!r}")
+    wanted = set(steps.tolist())
+    cpu = np.array([[rec["cpu_s"] for rec in r["log"] if rec["step"] in wanted and field in rec] for r in group.runs])
+    return cpu.mean(axis=0), values
+
+
+def plot_bpc(ax: object, groups: dict[str, Group], x: str = "step", field: str = "valid_bpc", **style: object) -> None:
+    """Each group's ``field`` against ``x`` ("step" or "cpu_s"): the mean over seeds as a line in the method's
+    palette colour (:func:`okcore.plotting.run_style`), min to max as a band; ``style`` overrides the line's."""
+    for label, g in groups.items():
+        xs, values = curve_by(g, field, x)
+        line = run_style(g.runs[0]["config"]) | {"label": f"{label} ({len(g.runs)} seeds)"} | style
+        ax.plot(xs, values.mean(axis=0), **line)
+        if len(g.runs) > 1:
+            ax.fill_between(xs, values.min(axis=0), values.max(axis=0), color=line["color"], alpha=0.15, lw=0)

@@ -78,11 +78,13 @@ TEXT_DEFAULTS: dict = {
     "max_vocab": 128,
     "valid_fraction": 0.1,
     "snapshots": [],
+    "save_weights": True,
 }
 """Settings of a text run. ``corpus``: a file path or ``"kjv"``. ``valid``: a file path, or None for the corpus's
 own validation text (for ``"kjv"`` its validation split, for a file its last ``valid_fraction``).
 ``eval_streams``: None chooses it from the length of the evaluated text (:func:`auto_streams`). ``snapshots``:
-steps at which the weights are kept (in the ``.npz`` beside the run file)."""
+steps at which the weights are kept (in the ``.npz`` beside the run file). ``save_weights``: False for runs whose
+weights nobody needs (a learning-rate sweep): the grid then writes the run file alone."""
 
 CHARS_PER_STREAM = 1_000
 """Fewest characters per validation stream that :func:`auto_streams` allows (at most 128 streams)."""
