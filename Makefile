@@ -8,7 +8,8 @@
 #   make execute    re-execute the notebooks in order and save their outputs in place
 #   make bench      run the estimator benchmarks
 #   make data       regenerate the cached runs in data/ (long: see data/README.md; FORCE=1 redoes existing files)
-#   make data-costs regenerate data/costs/costs.json, the measured costs per step notebook 12 reads (minutes)
+#   make data-costs regenerate data/costs/costs.json and noise.json, the costs per step notebook 12 reads (minutes;
+#                   the timing waits for a 1-minute load average below 0.7, up to 30 minutes)
 #   make book       build the workbook as a static website that reads offline, in build/book
 #   make student    write the student edition (reference solutions removed) of the notebooks, in student/
 #   make clean      remove caches and build files (make distclean also removes .venv)
@@ -155,7 +156,8 @@ data: data-copy data-text data-costs
 
 # The grid of notebook 12: every estimator, n = 16 … 128, r = 1, 2, 4, 8, batch 1 and 16, BLAS on one thread.
 data-costs: $(VENV)/.stamp-base
-	$(VPY) -m okcore.costs --n 16 24 32 48 64 96 128 --repeats 9 --min-time 0.01 --out data/costs/costs.json
+	$(VPY) -m okcore.costs --n 16 24 32 48 64 96 128 --repeats 9 --min-time 0.01 --max-load 0.7 --out data/costs/costs.json
+	$(VPY) -m okcore.costs --noise --n 32 128 --ranks 2 8 --out data/costs/noise.json
 
 data-copy: $(VENV)/.stamp-base
 	OPENBLAS_NUM_THREADS=1 $(VPY) -m okcore.experiments copy --jobs 2 $(if $(FORCE),--force)
@@ -184,8 +186,8 @@ $(BOOK_JS)/node_modules/.stamp: $(BOOK_JS)/package.json $(BOOK_JS)/package-lock.
 book: $(VENV)/.stamp-base $(BOOK_JS)/node_modules/.stamp
 	$(VENV_PATH) $(VPY) tools/book/build.py --out $(BOOK_DIR)
 
-# A copy of the notebooks without the cells tagged `solution` and with the outputs of cells tagged `exercise`
-# cleared, beside notebooks/ so that the notebooks' relative paths still hold.
+# A copy of the notebooks without the cells tagged `solution` and without outputs (tools/student.py says what else),
+# beside notebooks/ so that the notebooks' relative paths still hold.
 student: $(VENV)/.stamp-base
 	$(VENV_PATH) $(VPY) tools/student.py --out $(STUDENT_DIR) $(NOTEBOOKS)
 

@@ -18,8 +18,9 @@ A (B, r, n, k) for KF, KF-avg and OK. ``ratio`` is the median over the repeats o
 timing the two in turn keeps slow drifts of the machine's speed out of it.
 
 The timing itself lives in :mod:`okcore.costs` (``time_update``), which also writes the cached measurements that
-notebook 12 reads; this script prints them as a table. To add an estimator, add it to ``okcore.costs.METHODS``
-and ``make_estimator`` (and to ``RANKED``, ``FACTORED`` or ``DENSE`` as it applies).
+notebook 12 reads; this script prints them as a table. To add an estimator, add its entry to
+``okcore.costs.COUNTS`` (its counts, whether it takes a rank, the product it is built around) and its
+constructor to ``okcore.train.loop.make_estimator``.
 
 At the end the script restates the performance targets and says whether this run meets them: OK with r = 8 at
 n = 128, batch 1, within 1.8× its r products H·A_i; KF at n = 128 within 1.4× H·A; with a batch of 16, the cost
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print()
 
-    header = ["estimator", "rank", "n", "B", "update µs", "per seq µs", "reference", "ref µs", "ratio"]
+    header = ["estimator", "rank", "n", "B", "update µs", "IQR µs", "per seq µs", "reference", "ref µs", "ratio"]
     table: list[list[str]] = []
     rows: list[dict] = []
     notes: list[str] = []
@@ -210,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
                             str(n),
                             str(batch),
                             f"{row['update_s'] * 1e6:.1f}",
+                            f"{row['q1_s'] * 1e6:.1f}–{row['q3_s'] * 1e6:.1f}",
                             f"{row['per_seq_s'] * 1e6:.1f}",
                             row["reference"] if has_ref else "-",
                             f"{row['ref_s'] * 1e6:.1f}" if has_ref else "-",
@@ -219,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  timed {name} n={n} B={batch}", file=sys.stderr, flush=True)
     print(format_table(header, table))
     print()
-    print("per seq: update time / B. reference: the product each estimator is built around (H·G for exact RTRL,")
+    print("update: median of the repeats; IQR: their first to third quartile. per seq: update time / B.")
+    print("reference: the product each estimator is built around (H·G for exact RTRL,")
     print("the r products H·A_i for KF, KF-avg and OK), timed in turn with the update in every repeat; ratio: the")
     print("median over the repeats of update / reference.")
     for note in notes:

@@ -20,20 +20,26 @@ of D and D added to each A'_j. Adding a scaled D or x̂ ⊗ D counts one flop pe
 counts exact RTRL.
 
 (each flop count is multiplied by B). The small linear algebra (vectors of length K, (r+1) × (r+1) matrices)
-is left out: it costs O(r² K + r³) per row, which does not grow with n·k. The estimators also hold work
-buffers (:func:`held_bytes`): exact RTRL and KF a second buffer of the size of the estimate, OK the products
-H A_j.
+is left out: it costs O(r² K + r³) per row, which does not grow with n·k. Besides the estimate, the estimators
+keep large work buffers (:func:`work_bytes`): exact RTRL a second buffer of G, KF and KF-avg a second buffer of
+A, OK the products H A_j, UORO none; :func:`held_bytes` is the estimate plus those. The counts of every method
+live in one table, :data:`COUNTS`.
 
 Measurements use the same protocol as ``benchmarks/bench_estimators.py`` (which imports its pieces from here):
 a fixed cycle of genuine steps of a ``GatedCell``, a warm-up, then ``repeats`` rounds that each time the update
 and the product it is built around (H·G for exact RTRL, the r products H·A_i for KF, KF-avg and OK) in turn,
-each over enough calls to last ``min_time``; the median over the rounds is kept.
+each over enough calls to last ``min_time``; the median over the rounds is kept, with the first and third
+quartiles (the spread) and the fastest round.
 
 Command line (BLAS is pinned to ``--threads`` threads, 1 by default; the process restarts itself with the
 thread variables set when they differ, because BLAS reads them only when it loads)::
 
     python -m okcore.costs --out data/costs/costs.json            # the cached grid (minutes)
     python -m okcore.costs --n 16 32 --ranks 2 --batch 1 --out /tmp/small.json
+    python -m okcore.costs --noise --n 32 128 --ranks 2 8 --out data/costs/noise.json   # the noise column
+
+``--max-load 0.7`` waits (up to ``--wait`` seconds) for a quiet machine before timing, and the file records the
+load average at the start and at the end.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +69,8 @@ from okcore.rtrl import ExactRTRL
 from okcore.train import loop as train_loop
 
 __all__ = [
+    "Counts",
+    "COUNTS",
     "METHODS",
     "RANKED",
     "FACTORED",
@@ -70,28 +79,101 @@ __all__ = [
     "make_estimator",
     "update_flops",
     "estimate_bytes",
+    "work_bytes",
     "held_bytes",
     "estimate_nbytes",
     "measure_memory",
     "time_interleaved",
     "make_steps",
     "reference_call",
+    "quartiles",
     "time_update",
     "measure",
     "environment",
     "run",
     "load",
+    "row",
+    "measure_noise",
+    "comparison",
+    "format_comparison",
     "main",
 ]
 
-METHODS = ("exact", "uoro", "kf", "kf-avg", "ok")
-RANKED = frozenset({"kf-avg", "ok"})  # take a rank r
-FACTORED = frozenset({"kf", "kf-avg", "ok"})  # built around the r products H·A_i
-DENSE = frozenset({"exact"})  # store G densely
+
+@dataclass(frozen=True)
+class Counts:
+    """What one method's update costs, per batch row, for a cell with sizes n, K, k and rank r (KF: r = 1).
+
+    ``flops(n, K, k, r)``: operations on the numbers that grow like n² or faster; ``estimate(n, K, k, r)``: numbers
+    of the arrays that hold the estimate; ``work(n, K, k, r)``: numbers of the large work buffers kept besides
+    it. ``reference``: the product the update is built around ("dense": H·G, "factored": the r products H·A_i,
+    None: neither). ``bias``, ``time``, ``memory``: how the comparison table describes the method.
+    """
+
+    flops: Callable[[int, int, int, int], int]
+    estimate: Callable[[int, int, int, int], int]
+    work: Callable[[int, int, int, int], int]
+    ranked: bool = False
+    reference: str | None = None
+    bias: str = "none (unbiased)"
+    time: str = ""
+    memory: str = ""
+
+
+#: The counted methods, in the order tables list them. A new estimator needs one entry here (and a constructor
+#: in ``okcore.train.loop.make_estimator``); the cached file, the table and notebook 12 pick it up from there.
+COUNTS: dict[str, Counts] = {
+    "exact": Counts(
+        flops=lambda n, K, k, r: 2 * n * n * K * k + K * k,
+        estimate=lambda n, K, k, r: n * K * k,
+        work=lambda n, K, k, r: n * K * k,  # the spare buffer H G is written into
+        reference="dense",
+        bias="none (exact)",
+        time="n⁴",
+        memory="n³",
+    ),
+    "uoro": Counts(
+        flops=lambda n, K, k, r: 2 * n * n + 3 * K * k,
+        estimate=lambda n, K, k, r: n + K * k,
+        work=lambda n, K, k, r: 0,
+        time="n²",
+        memory="n²",
+    ),
+    "kf": Counts(
+        flops=lambda n, K, k, r: 2 * n * n * k + 2 * n * k + k,
+        estimate=lambda n, K, k, r: K + n * k,
+        work=lambda n, K, k, r: n * k,  # the buffer H Â is written into
+        reference="factored",
+        time="n³",
+        memory="n²",
+    ),
+    "kf-avg": Counts(
+        flops=lambda n, K, k, r: r * (2 * n * n * k + 2 * n * k + k),
+        estimate=lambda n, K, k, r: r * (K + n * k),
+        work=lambda n, K, k, r: r * n * k,
+        ranked=True,
+        reference="factored",
+        time="r n³",
+        memory="r n²",
+    ),
+    "ok": Counts(
+        flops=lambda n, K, k, r: 2 * r * n * n * k + r * (r + 1) * n * k + 2 * r * r * n * k + 3 * r * k,
+        estimate=lambda n, K, k, r: r * (K + n * k),
+        work=lambda n, K, k, r: r * n * k,  # the products H A_j
+        ranked=True,
+        reference="factored",
+        time="r n³ + r² n²",
+        memory="r n²",
+    ),
+}
+METHODS = tuple(COUNTS)
+RANKED = frozenset(m for m, c in COUNTS.items() if c.ranked)  # take a rank r
+FACTORED = frozenset(m for m, c in COUNTS.items() if c.reference == "factored")  # built around the products H·A_i
+DENSE = frozenset(m for m, c in COUNTS.items() if c.reference == "dense")  # store G densely
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 N_IN = 4  # inputs of the measured cells
 N_STEPS = 8  # distinct steps cycled through by the timed updates
-FORMAT = 1  # version of the JSON layout written by :func:`run`
+FORMAT = 2  # version of the JSON layout written by :func:`run` (2: quartiles, end load, noise files)
 
 _CELLS: dict[str, type[_Cell]] = {"tanh": TanhCell, "gated": GatedCell}
 
@@ -134,16 +216,7 @@ def update_flops(
     method = _method(method)
     r = _rank(method, rank)
     n, K, k = _sizes(n_in, n_hidden, cell)
-    B = check_positive_int("batch", batch)
-    if method == "exact":
-        per_row = 2 * n * n * K * k + K * k
-    elif method == "uoro":
-        per_row = 2 * n * n + 3 * K * k
-    elif method in ("kf", "kf-avg"):
-        per_row = r * (2 * n * n * k + 2 * n * k + k)
-    else:
-        per_row = 2 * r * n * n * k + r * (r + 1) * n * k + 2 * r * r * n * k + 3 * r * k
-    return B * per_row
+    return check_positive_int("batch", batch) * COUNTS[method].flops(n, K, k, r)
 
 
 def estimate_bytes(
@@ -160,24 +233,32 @@ def estimate_bytes(
     method = _method(method)
     r = _rank(method, rank)
     n, K, k = _sizes(n_in, n_hidden, cell)
-    numbers = {"exact": n * K * k, "uoro": n + K * k}.get(method, r * (K + n * k))
+    numbers = COUNTS[method].estimate(n, K, k, r)
     return check_positive_int("batch", batch) * numbers * check_positive_int("itemsize", itemsize)
+
+
+def work_bytes(
+    method: str, n_hidden: int, rank: int = 1, *, n_in: int = N_IN, cell: str = "gated", batch: int = 1
+) -> int:
+    """Bytes of the large work buffers an estimator keeps besides its estimate (float64): exact RTRL a second
+    buffer of G (H G is written into it, then the two swap), KF and KF-avg a second buffer of A, OK the products
+    H A_j; UORO none."""
+    method = _method(method)
+    r = _rank(method, rank)
+    n, K, k = _sizes(n_in, n_hidden, cell)
+    return 8 * check_positive_int("batch", batch) * COUNTS[method].work(n, K, k, r)
 
 
 def held_bytes(
     method: str, n_hidden: int, rank: int = 1, *, n_in: int = N_IN, cell: str = "gated", batch: int = 1
 ) -> int:
-    """Bytes of the large buffers an estimator keeps between updates (float64), without its small ones.
+    """Bytes an estimator holds between updates: its estimate plus its large work buffers (float64).
 
-    exact: two buffers of G (H G is written into the spare one); UORO: θ̃; KF and KF-avg: two buffers of A
-    (H Â is written into the second); OK: A and the products H A_j.
+    Small arrays (O(r K) numbers per row, e.g. KF's second u, OK's Gram matrix) are left out; what
+    :func:`measure_memory` sees is this plus those.
     """
-    method = _method(method)
-    r = _rank(method, rank)
-    n, K, k = _sizes(n_in, n_hidden, cell)
-    B = check_positive_int("batch", batch)
-    numbers = {"exact": 2 * n * K * k, "uoro": K * k}.get(method, 2 * r * n * k)
-    return 8 * B * numbers
+    kw = {"n_in": n_in, "cell": cell, "batch": batch}
+    return estimate_bytes(method, n_hidden, rank, **kw) + work_bytes(method, n_hidden, rank, **kw)
 
 
 def estimate_nbytes(est: Estimator) -> int:
@@ -195,7 +276,7 @@ def measure_memory(
     """Bytes still allocated (traced by ``tracemalloc``) after building an estimator and updating it twice.
 
     numpy reports its buffers to ``tracemalloc``, so this is what the estimator keeps: :func:`held_bytes` plus
-    a few small arrays (temporaries of the update are freed by then).
+    its small arrays (temporaries of the update are freed by then).
     """
     rng = np.random.default_rng(seed)
     cell = GatedCell(n_in, n_hidden, rng)
@@ -253,6 +334,17 @@ def time_interleaved(
     return samples
 
 
+def quartiles(samples: Sequence[float]) -> tuple[float, float]:
+    """The first and third quartiles of the per-round times (their interquartile range is the spread)."""
+    values = sorted(float(x) for x in samples)
+    if not values:
+        raise ValueError("samples: expected at least one time, got none")
+    if len(values) == 1:
+        return values[0], values[0]
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q3
+
+
 def make_steps(cell: _Cell, batch: int, rng: np.random.Generator | int, n_steps: int = N_STEPS) -> list[Step]:
     """``n_steps`` consecutive batched steps of the cell on random one-hot inputs drawn from ``rng``."""
     rng = check_rng("rng", rng)
@@ -305,7 +397,8 @@ def time_update(
 ) -> dict[str, Any]:
     """Time one ``update`` (and its reference product) for one setting; returns a row of the costs table.
 
-    Keys: method, rank, n, batch, update_s (median seconds per update), per_seq_s (update_s / B), reference
+    Keys: method, rank, n, batch, update_s (median seconds per update), q1_s and q3_s (the first and third
+    quartiles of the rounds: update_s ± the spread), per_seq_s (update_s / B), reference
     (its name or None), ref_s, ratio (median over the rounds of update / reference, or None), best_s and
     ref_best_s (the fastest round of each: on a busy machine the least disturbed, since other processes only
     ever add time), samples_s (the per-round times of the update), flops, estimate_bytes, held_bytes.
@@ -326,6 +419,7 @@ def time_update(
     ref_name, ref = reference_call(method, steps, rank, seed)
     samples = time_interleaved([update] if ref is None else [update, ref], repeats, min_time, clock)
     seconds = statistics.median(samples[0])
+    q1, q3 = quartiles(samples[0])
     ref_s = None if ref is None else statistics.median(samples[1])
     ratio = None if ref is None else statistics.median(a / b for a, b in zip(*samples, strict=True))
     n_in = cell.n_in
@@ -339,6 +433,8 @@ def time_update(
         "reference": ref_name,
         "ref_s": ref_s,
         "ratio": ratio,
+        "q1_s": q1,
+        "q3_s": q3,
         "best_s": min(samples[0]),
         "ref_best_s": None if ref is None else min(samples[1]),
         "samples_s": samples[0],
@@ -416,6 +512,27 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _load() -> float | None:
+    """The 1-minute load average (processes wanting a processor), where the system reports one."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+
+def _caches() -> dict[str, int | None]:
+    """Sizes of the data caches of the first processor (L1d, L2, L3) in bytes, as Linux reports them in
+    /sys/devices/system/cpu/cpu0/cache; None where unknown (other systems)."""
+    sizes: dict[str, int | None] = {"L1d": None, "L2": None, "L3": None}
+    units = {"K": 1024, "M": 1024**2, "G": 1024**3}
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            level, kind, size = ((index / f).read_text().strip() for f in ("level", "type", "size"))
+            name = "L1d" if (level, kind) == ("1", "Data") else f"L{level}" if kind == "Unified" else None
+            if name in sizes:
+                sizes[name] = int(size[:-1]) * units[size[-1]] if size[-1] in units else int(size)
+        except (OSError, ValueError):
+            continue
+    return sizes
+
+
 def environment() -> dict[str, Any]:
     """Where a measurement was made: machine, BLAS, thread settings and versions."""
     import okcore
@@ -428,7 +545,8 @@ def environment() -> dict[str, Any]:
             "architecture": platform.machine(),
             "cpu": _cpu_model(),
             "logical_cpus": os.cpu_count(),
-            "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+            "load_average_1min": _load(),
+            "cache_bytes": _caches(),
         },
         "blas": {"name": blas.get("name"), "version": blas.get("version")},
         "threads": {var: os.environ.get(var) for var in THREAD_VARS},
@@ -464,6 +582,7 @@ def run(
         clock=clock,
         progress=progress,
     )
+    env["machine"]["load_average_1min_end"] = _load()
     return {
         "format": FORMAT,
         "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -488,7 +607,8 @@ def run(
 
 
 def load(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a file written by ``python -m okcore.costs --out``; checks its layout version."""
+    """Read a file written by ``python -m okcore.costs --out`` (timings, or noise with ``--noise``); checks its
+    layout version."""
     with open(path, encoding="utf-8") as f:
         doc = json.load(f)
     if doc.get("format") != FORMAT:
@@ -496,14 +616,166 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
     return doc
 
 
+def row(doc: dict[str, Any], method: str, n: int, rank: int = 1, batch: int = 1) -> dict[str, Any]:
+    """The row of a loaded file for one setting; ValueError naming the setting if the file has none."""
+    for r in doc["rows"]:
+        if (r["method"], r["n"], r["rank"], r.get("batch", 1)) == (method, n, rank, batch):
+            return r
+    raise ValueError(f"doc: expected a row for {method} r={rank} n={n} B={batch}, the file has none")
+
+
+# -- noise: the other column of the comparison -------------------------------------------------------------------
+
+# okcore.explorer's names of the estimators it measures
+_EXPLORER_NAMES = {"uoro": "UORO", "kf": "KF", "kf-avg": "KF-avg", "ok": "OK"}
+
+
+def measure_noise(
+    ns: Sequence[int] = (32, 128),
+    ranks: Sequence[int] = (2, 8),
+    *,
+    methods: Sequence[str] = METHODS,
+    T: int = 50,
+    n_samples: int = 64,
+    seed: int = 0,
+    cell_type: str = "gated",
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Relative variance E‖G̃_t − G_t‖²/‖G_t‖², averaged over t = 1..T, of each method at each size: the
+    measurement of notebook 09 (:func:`okcore.explorer.noise_curve`, W fixed). Returns the document that
+    ``--noise --out`` writes; its rows have method, rank, n and rel_var. Exact RTRL has none by construction
+    (rel_var 0); methods the explorer does not measure are listed under ``not_measured``."""
+    from okcore import explorer
+
+    started = time.perf_counter()
+    for name in methods:
+        _method(name)
+    rows: list[dict[str, Any]] = []
+    for n in ns:
+        for method in methods:
+            for rank in ranks if method in RANKED else [1]:
+                if method == "exact":
+                    value = 0.0
+                elif method in _EXPLORER_NAMES:
+                    curve = explorer.noise_curve(_EXPLORER_NAMES[method], rank, cell_type, n, T, n_samples, seed)
+                    value = float(np.mean(curve))
+                else:
+                    continue
+                rows.append({"method": method, "rank": rank, "n": n, "rel_var": value})
+                if progress is not None:
+                    progress(f"noise of {method} r={rank} n={n}: {value:.3g}")
+    return {
+        "format": FORMAT,
+        "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "parameters": {
+            "methods": list(methods),
+            "n": list(ns),
+            "ranks": list(ranks),
+            "T": T,
+            "n_samples": n_samples,
+            "seed": seed,
+            "cell": cell_type,
+            "statistic": "mean over t = 1..T of E||G~_t - G_t||^2 / ||G_t||^2",
+        },
+        "versions": environment()["versions"],
+        "not_measured": [m for m in methods if m != "exact" and m not in _EXPLORER_NAMES],
+        "seconds": round(time.perf_counter() - started, 1),
+        "rows": rows,
+    }
+
+
+# -- the comparison table -----------------------------------------------------------------------------------------
+
+
+def comparison(
+    times: dict[str, Any],
+    noise: dict[str, Any] | None = None,
+    sizes: Sequence[int] = (32, 128),
+    ranks: Sequence[int] | None = None,
+    batch: int = 1,
+) -> list[dict[str, Any]]:
+    """One entry per (method, rank) that the timings file holds at every size in ``sizes`` (with ``batch``), in
+    the order of :data:`COUNTS`: label, method, rank, bias, and per size (dicts keyed by n) the noise (None
+    where not measured), the median time per update and its quartiles (µs), the bytes held (estimate plus work
+    buffers, :func:`held_bytes`); and the growth of time and memory. ``ranks`` keeps only those ranks of the
+    ranked methods. A method added to :data:`COUNTS` and measured appears without other changes."""
+    from okcore.plotting import method_style
+
+    have = {(r["method"], r["rank"]) for r in times["rows"]}
+    noise_of = {} if noise is None else {(r["method"], r["rank"], r["n"]): r["rel_var"] for r in noise["rows"]}
+    entries = []
+    for method, count in COUNTS.items():
+        for rank in sorted(rk for m, rk in have if m == method):
+            if method in RANKED and ranks is not None and rank not in ranks:
+                continue
+            try:
+                rs = {n: row(times, method, n, rank, batch) for n in sizes}
+            except ValueError:
+                continue
+            entries.append(
+                {
+                    "label": method_style(method, rank=rank if method in RANKED else None)["label"],
+                    "method": method,
+                    "rank": rank,
+                    "bias": count.bias,
+                    "noise": {n: noise_of.get((method, rank, n)) for n in sizes},
+                    "time_us": {n: r["update_s"] * 1e6 for n, r in rs.items()},
+                    "iqr_us": {n: (r["q1_s"] * 1e6, r["q3_s"] * 1e6) for n, r in rs.items()},
+                    "held_bytes": {n: held_bytes(method, n, rank, batch=batch) for n in sizes},
+                    "time": count.time,
+                    "memory": count.memory,
+                }
+            )
+    return entries
+
+
+def format_comparison(entries: list[dict[str, Any]]) -> str:
+    """The entries of :func:`comparison` as a text table: per size, noise, µs per update (median [quartiles]) and
+    MB held; then the growth of time and memory."""
+    if not entries:
+        raise ValueError("entries: expected at least one row of the comparison, got none")
+    sizes = list(entries[0]["time_us"])
+    header = ["method", "bias"]
+    for n in sizes:
+        header += [f"noise n={n}", f"µs n={n} [IQR]", f"MB n={n}"]
+    header += ["time ~", "memory ~"]
+    lines = [header]
+    for e in entries:
+        cells = [e["label"], e["bias"]]
+        for n in sizes:
+            v = e["noise"][n]
+            q1, q3 = e["iqr_us"][n]
+            cells += [
+                "not measured" if v is None else f"{v:.3g}",
+                f"{e['time_us'][n]:.0f} [{q1:.0f}–{q3:.0f}]",
+                f"{e['held_bytes'][n] / 1e6:.3g}",
+            ]
+        cells += [e["time"], e["memory"]]
+        lines.append(cells)
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    left = {0, 1, len(header) - 2, len(header) - 1}
+    out = []
+    for j, line in enumerate(lines):
+        out.append(
+            " | ".join(
+                c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))
+            )
+        )
+        if j == 0:
+            out.append("-+-".join("-" * w for w in widths))
+    return "\n".join(x.rstrip() for x in out)
+
+
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m okcore.costs", description="Time one update of each influence estimator over a grid."
+        prog="python -m okcore.costs",
+        description="Time one update of each influence estimator over a grid (or, with --noise, measure their noise).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--out", required=True, help="JSON file to write")
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS), metavar="NAME")
     p.add_argument("--n", nargs="+", type=int, default=[16, 32, 64, 128], help="hidden sizes")
-    p.add_argument("--ranks", nargs="+", type=int, default=[1, 2, 4, 8], help="ranks of kf-avg and ok")
+    p.add_argument("--ranks", nargs="+", type=int, default=[1, 2, 4, 8], help="ranks of the ranked methods")
     p.add_argument("--batch", nargs="+", type=int, default=[1, 16], help="batch sizes")
     p.add_argument("--repeats", type=int, default=7, help="timed rounds per row; the median is kept")
     p.add_argument("--min-time", type=float, default=0.02, help="seconds each timed round lasts at least")
@@ -513,16 +785,51 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--clock",
         choices=sorted(CLOCKS),
         default="cpu",
-        help="cpu: processor time of this process (default; robust on a busy machine), wall: elapsed time",
+        help="cpu: processor time of this process (robust on a busy machine), wall: elapsed time",
     )
-    p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
+    p.add_argument("--threads", type=int, default=1, help="BLAS threads")
+    p.add_argument(
+        "--max-load",
+        type=float,
+        default=None,
+        help="before timing, wait until the 1-minute load average is below this (checked every 30 s)",
+    )
+    p.add_argument("--wait", type=float, default=1800.0, help="seconds to wait for --max-load before giving up")
+    p.add_argument(
+        "--noise",
+        action="store_true",
+        help="measure each method's relative variance (notebook 09's measure) at --n and --ranks instead of timing",
+    )
+    p.add_argument("--T", type=int, default=50, help="--noise: sequence length")
+    p.add_argument("--samples", type=int, default=64, help="--noise: independent runs per estimator")
     args = p.parse_args(argv)
     for name in ("n", "ranks", "batch"):
         if min(getattr(args, name)) < 1:
             p.error(f"--{name.replace('_', '-')}: expected sizes >= 1, got {getattr(args, name)}")
     if args.repeats < 1 or args.min_time <= 0 or args.max_gb <= 0 or args.threads < 1:
         p.error("--repeats, --min-time, --max-gb and --threads: expected positive values")
+    if args.T < 1 or args.samples < 2 or args.wait < 0:
+        p.error(
+            f"--T, --samples, --wait: expected T >= 1, samples >= 2, wait >= 0, got {args.T}, {args.samples}, "
+            f"{args.wait}"
+        )
     return args
+
+
+def wait_for_quiet(max_load: float, wait: float, every: float = 30.0, say: Callable[[str], None] = print) -> bool:
+    """Wait (up to ``wait`` seconds, checking every ``every``) until the 1-minute load average is below
+    ``max_load``; True when it is, False when the time ran out (or the system reports no load)."""
+    deadline = time.monotonic() + wait
+    while True:
+        load = _load()
+        if load is None:
+            return False
+        if load < max_load:
+            return True
+        if time.monotonic() + every > deadline:
+            return False
+        say(f"load average {load:.2f} >= {max_load:g}: waiting {every:.0f} s")
+        time.sleep(every)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -533,18 +840,31 @@ def main(argv: list[str] | None = None) -> int:
         env = dict(os.environ, **{var: wanted for var in THREAD_VARS})
         cmd = [sys.executable, "-m", "okcore.costs", *(sys.argv[1:] if argv is None else argv)]
         os.execve(sys.executable, cmd, env)
-    doc = run(
-        args.methods,
-        args.n,
-        args.ranks,
-        args.batch,
-        repeats=args.repeats,
-        min_time=args.min_time,
-        seed=args.seed,
-        max_gb=args.max_gb,
-        clock=args.clock,
-        progress=lambda text: print(text, file=sys.stderr, flush=True),
-    )
+    say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    if args.noise:
+        doc = measure_noise(
+            args.n, args.ranks, methods=args.methods, T=args.T, n_samples=args.samples, seed=args.seed, progress=say
+        )
+    else:
+        if args.max_load is not None and not wait_for_quiet(args.max_load, args.wait, say=say):
+            print(
+                f"--max-load: expected the 1-minute load average below {args.max_load:g} within {args.wait:g} s, "
+                f"it stayed at {_load()}; nothing measured",
+                file=sys.stderr,
+            )
+            return 2
+        doc = run(
+            args.methods,
+            args.n,
+            args.ranks,
+            args.batch,
+            repeats=args.repeats,
+            min_time=args.min_time,
+            seed=args.seed,
+            max_gb=args.max_gb,
+            clock=args.clock,
+            progress=say,
+        )
     doc = {"command": "python -m okcore.costs " + " ".join(sys.argv[1:] if argv is None else argv), **doc}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

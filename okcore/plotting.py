@@ -429,8 +429,8 @@ def _in_view(ax: Axes, axis: object, loc: float) -> bool:
     return bool(np.isfinite(pos) and lo - 0.5 <= pos <= hi + 0.5)
 
 
-def _tick_labels(ax: Axes, renderer: object) -> list[tuple[str, object]]:
-    """(text, window extent) of every tick label the Axes draws, major and minor, on both axes."""
+def _tick_labels(ax: Axes, renderer: object) -> list[tuple[str, np.ndarray]]:
+    """(text, corners of its box) of every tick label the Axes draws, major and minor, on both axes."""
     out = []
     for axis in (ax.xaxis, ax.yaxis):
         if not axis.get_visible():
@@ -446,8 +446,39 @@ def _tick_labels(ax: Axes, renderer: object) -> list[tuple[str, object]]:
                     continue  # matplotlib does not draw a minor tick where a major one is
                 for label in (tick.label1, tick.label2):
                     if label.get_visible() and label.get_text().strip():
-                        out.append((label.get_text(), label.get_window_extent(renderer)))
+                        out.append((label.get_text(), _text_shape(label, renderer)))
     return out
+
+
+def _text_shape(text: object, renderer: object) -> np.ndarray:
+    """The four corners (4, 2) in display pixels of the box a text's glyphs occupy, rotated with the text (a
+    rotated tick label's axis-aligned extent is much larger than what it covers)."""
+    box = text.get_window_extent(renderer)
+    angle = np.deg2rad(text.get_rotation() % 360.0)
+    if np.isclose(np.sin(2 * angle), 0.0):  # 0, 90, 180, 270 degrees: the extent is the box
+        return np.array([[box.x0, box.y0], [box.x1, box.y0], [box.x1, box.y1], [box.x0, box.y1]])
+    rotation = text.get_rotation()
+    text.set_rotation(0)
+    flat = text.get_window_extent(renderer)
+    text.set_rotation(rotation)
+    u, v = np.array([np.cos(angle), np.sin(angle)]), np.array([-np.sin(angle), np.cos(angle)])
+    corners = np.array([0 * u, flat.width * u, flat.width * u + flat.height * v, flat.height * v])
+    return corners - corners.min(axis=0) + [box.x0, box.y0]  # the rotated box, inscribed in the extent
+
+
+def _shapes_overlap(a: np.ndarray, b: np.ndarray, pad: float = 0.5) -> bool:
+    """Whether two convex polygons (corners in order) overlap by more than ``pad`` pixels (separating axes)."""
+    for poly in (a, b):
+        edges = np.roll(poly, -1, axis=0) - poly
+        for nx, ny in np.stack([-edges[:, 1], edges[:, 0]], axis=1):
+            norm = np.hypot(nx, ny)
+            if norm == 0:
+                continue
+            axis = np.array([nx, ny]) / norm
+            pa, pb = a @ axis, b @ axis
+            if min(pa.max(), pb.max()) - max(pa.min(), pb.min()) <= pad:
+                return False
+    return True
 
 
 def _overlap(a: object, b: object, pad: float = 0.5) -> bool:
@@ -539,19 +570,19 @@ def check_figure(fig: object, ticks: bool = True, legends: bool = True, clipping
     problems: list[str] = []
     axes = [ax for ax in fig.axes if ax.get_visible() and ax.axison]
     if ticks:
-        texts: list[tuple[str, str, object]] = []
+        texts: list[tuple[str, str, np.ndarray]] = []
         for i, ax in enumerate(axes):
             for text, box in _tick_labels(ax, renderer):
                 texts.append((_name(ax, i), f"tick label {_plain(text)!r}", box))
             for what, artist in (("x label", ax.xaxis.label), ("y label", ax.yaxis.label), ("title", ax.title)):
                 if artist.get_visible() and artist.get_text().strip():
-                    texts.append((_name(ax, i), f"{what} {artist.get_text()!r}", artist.get_window_extent(renderer)))
+                    texts.append((_name(ax, i), f"{what} {artist.get_text()!r}", _text_shape(artist, renderer)))
         suptitle = getattr(fig, "_suptitle", None)
         if suptitle is not None and suptitle.get_visible() and suptitle.get_text().strip():
-            texts.append(("figure", f"title {suptitle.get_text()!r}", suptitle.get_window_extent(renderer)))
+            texts.append(("figure", f"title {suptitle.get_text()!r}", _text_shape(suptitle, renderer)))
         for j, (where1, what1, box1) in enumerate(texts):
             for where2, what2, box2 in texts[j + 1 :]:
-                if _overlap(box1, box2):
+                if _shapes_overlap(box1, box2, pad=2.0):  # text boxes include the descent: 1-2 px is not ink
                     place = where1 if where1 == where2 else f"{where1} and {where2}"
                     problems.append(f"{place}: {what1} overlaps {what2}")
     if legends:

@@ -75,6 +75,7 @@ def color(name: str, rank: int | None = None) -> str:
     picks the shade of KF-avg and OK, None their family colour."""
     return method_style(METHOD_NAMES[name], rank=rank if name in RANKED else None)["color"]
 
+
 _PAD = "; padding: 1px 14px 1px 0"  # cell spacing of the readout table
 
 # Values below this are rounding noise (e.g. OK with as many terms as the exact sum has): shown as "< 1e-12".

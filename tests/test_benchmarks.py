@@ -22,9 +22,11 @@ def test_benchmark_script_prints_its_table():
     cells = [[c.strip() for c in row] for row in rows]
     # exact, uoro, kf: one row each; kf-avg, ok: one row per rank; for each of the two batch sizes
     assert len(cells) == 2 * (3 + 2 * 2)
-    for name, rank, n, batch, update, per_seq, reference, ref, ratio in cells:
+    for name, rank, n, batch, update, iqr, per_seq, reference, ref, ratio in cells:
         assert n == "6" and batch in ("1", "2")
         assert float(update) > 0 and abs(float(per_seq) - float(update) / int(batch)) < 0.06
+        q1, q3 = (float(q) for q in iqr.split("–"))
+        assert q1 <= float(update) + 0.05 and float(update) <= q3 + 0.05
         if name == "uoro":
             assert reference == ref == ratio == "-"
         else:

@@ -48,17 +48,46 @@ def test_keys_are_registered():
 
 
 @pytest.mark.parametrize(
-    ("key", "wrong", "message"),
+    ("wrong", "message"),
     [
-        ("00.1", (42, 64), "constant 1"),  # forgot the bias entry of x̂
-        ("00.1", (43, 32), "two pre-activations"),  # forgot the second block of the gated cell
-        ("00.2", (32, 8, 43, 64), "wrong order"),  # axes out of order
-        ("00.2", (8, 32, 43, 32), "one axis for the batch"),
+        (lambda n: n * n, "one more axis than W, not two"),
+        (lambda n: 1, "not the size of W"),
+        (lambda n: n + 1, "Compare the shapes"),
+        (lambda n: "n", "should return a number"),
+        (lambda n: None, "returned None"),
+        (lambda: 3, "raised an error"),
+        (32, "Give a function ratio(n)"),
     ],
 )
-def test_00_wrong_values(key, wrong, message, capsys):
-    ok, out = verdict(key, wrong, capsys)
+def test_00_ratio_wrong_answers(wrong, message, capsys):
+    ok, out = verdict("00.1", wrong, capsys)
     assert ok is False and message in out
+
+
+@pytest.mark.parametrize(
+    ("answer", "ok_expected", "message"),
+    [
+        (7.0, True, "6.977"),
+        (6.6, True, "43 to 75"),
+        (8, False, "does K = n_in + n + 1"),
+        (16, False, "time of a step"),
+        (0.5, False, "divide its size at n = 64"),
+        (5.0, False, "Write the size of G"),
+        (np.nan, False, "one number"),
+    ],
+)
+def test_00_growth_prediction(answer, ok_expected, message, capsys):
+    ok, out = verdict("00.2", answer, capsys)
+    assert ok is ok_expected and message in out
+
+
+def test_00_growth_range_contains_the_measured_factor():
+    from okcore import ExactRTRL, GatedCell
+    from okcore.exercises import nb00
+
+    size = {n: ExactRTRL(GatedCell(nb00.N_IN, n, np.random.default_rng(0))).influence()[0].size for n in (32, 64)}
+    low, high = nb00.GROWTH_RANGE
+    assert low <= size[64] / size[32] <= high and np.isclose(size[64] / size[32], solution("00.2"))
 
 
 @pytest.mark.parametrize(
@@ -69,6 +98,7 @@ def test_00_wrong_values(key, wrong, message, capsys):
         (lambda b: -0.1 * b, "does not depend on η"),
         (lambda b: b[:1], "same shape as b"),
         (lambda b: b**2, "Solve w = w − η(w + b)"),
+        (lambda b: b @ np.ones((b.size + 1, 2)), "matrix product @ whose factors do not fit"),
     ],
 )
 def test_00_bias_fixed_point_wrong_answers(wrong, message, capsys):
@@ -108,12 +138,31 @@ def test_01_memoryless_bits_matches_the_notebook_problem():
     assert solution("01.1") == pytest.approx(32 * 2.0)
 
 
-def test_01_truncation_neighbours_fail(capsys):
-    want = solution("01.3")
-    ok, out = verdict("01.3", want - 1, capsys)
-    assert ok is False and "not yet below" in out
-    ok, out = verdict("01.3", want + 1, capsys)
-    assert ok is False and "shorter truncation" in out
+@pytest.mark.parametrize(
+    ("answer", "ok_expected", "message"),
+    [
+        (("smooth", 36), True, "τ ≈ 36"),
+        (("smooth", 25), True, "sound prediction"),
+        (("smooth", 9), False, "too short"),
+        (("smooth", 60), False, "more than enough"),
+        (("sharp", 36), False, "does not drop at once"),
+        (("sharp", 9), False, "too short"),
+        (("steep", 36), False, '"sharp" or "smooth"'),
+        (("smooth", "36"), False, "a number of steps"),
+        (36, False, "Give a pair"),
+    ],
+)
+def test_01_truncation_prediction(answer, ok_expected, message, capsys):
+    ok, out = verdict("01.3", answer, capsys)
+    assert ok is ok_expected and message in out
+
+
+def test_01_truncation_range_contains_the_measured_value():
+    from okcore.exercises import nb01
+
+    kind, tau = solution("01.3")
+    low, high = nb01.TAU_RANGE
+    assert kind == "smooth" and low <= tau <= high
 
 
 def _wrong_back_steps():
@@ -132,12 +181,21 @@ def _wrong_back_steps():
     def wrong_shape(delta, h, W, n_in):
         return np.outer(delta, h)
 
+    def float32(delta, h, W, n_in):
+        W32 = W.astype(np.float32)
+        return (delta * (1.0 - h**2)).astype(np.float32) @ W32[n_in : n_in + h.size].T
+
+    def raises(delta, h, W, n_in):
+        return delta @ W
+
     return [
         (no_derivative, "derivative of tanh is missing"),
         (no_transpose, "needs a transpose"),
         (tanh_of_h, "already tanh"),
         (wrong_rows, "Which rows of W"),
         (wrong_shape, "shape"),
+        (float32, "float32 precision"),
+        (raises, "raised an error in the line"),
     ]
 
 
@@ -188,6 +246,16 @@ def _wrong_rtrl_steps():
     def forgot_return(G, H, xhat, D):
         np.einsum("ab,bpq->apq", H, G) + np.einsum("p,aq->apq", xhat, D)
 
+    def float32(G, H, xhat, D):
+        G32, H32 = G.astype(np.float32), H.astype(np.float32)
+        return np.einsum("ab,bpq->apq", H32, G32) + np.einsum("p,aq->apq", xhat, D).astype(np.float32)
+
+    def broadcast_error(G, H, xhat, D):
+        return np.einsum("ab,bpq->apq", H, G) + xhat[:, None] * D
+
+    def matmul_error(G, H, xhat, D):
+        return H @ G.reshape(G.shape[1], -1)
+
     return [
         (swapped_kron, "factors of F are swapped"),
         (xhat_as_column, "K×1 column"),
@@ -200,6 +268,9 @@ def _wrong_rtrl_steps():
         (flat, "(n, K·k) layout"),
         (axes_swapped, "wrong order"),
         (forgot_return, "returned None"),
+        (float32, "float32 precision"),
+        (broadcast_error, "elementwise operation (+, -, *, /) on arrays of shapes"),
+        (matmul_error, "matrix product @ whose factors do not fit"),
     ]
 
 
@@ -253,6 +324,8 @@ def test_03_immediate_influence_wrong_answers(capsys):
     assert not ok and "H_t" in out
     ok, out = verdict("03.1", 2 * F, capsys)
     assert not ok and "x̂[p] · D[a, q]" in out
+    ok, out = verdict("03.1", F.astype(np.float32), capsys)
+    assert not ok and "float32 precision" in out
 
 
 def test_03_rearrangement_wrong_answers(capsys):
@@ -262,16 +335,31 @@ def test_03_rearrangement_wrong_answers(capsys):
     assert not ok and "axis order" in out
     ok, out = verdict("03.2", lambda G: G.reshape(-1), capsys)
     assert not ok and "shape" in out
+    ok, out = verdict("03.2", lambda G: G.reshape(G.shape[0] + 1, -1), capsys)
+    assert not ok and "a reshape that changes the number of entries" in out
 
 
-def test_03_spectrum_rank_wrong_answers(capsys):
-    want = solution("03.4")
-    ok, out = verdict("03.4", want + 1, capsys)
-    assert not ok and "Fewer terms suffice" in out
-    ok, out = verdict("03.4", want - 1, capsys)
-    assert not ok and "Not enough" in out
-    ok, out = verdict("03.4", float(want), capsys)
-    assert not ok and "integer" in out
+@pytest.mark.parametrize(
+    ("answer", "ok_expected", "message"),
+    [
+        (4, True, "sound prediction"),
+        (6, True, "sound prediction"),
+        (7, False, "fewer terms than there"),
+        (12, False, "fewer terms than there"),
+        (1, False, "two terms of similar size"),
+        (4.0, False, "integer"),
+    ],
+)
+def test_03_spectrum_rank_prediction(answer, ok_expected, message, capsys):
+    ok, out = verdict("03.4", answer, capsys)
+    assert ok is ok_expected and message in out
+
+
+def test_03_spectrum_rank_range_contains_the_measured_value():
+    from okcore.exercises import nb03
+
+    low, high = nb03.RANK_RANGE
+    assert low <= solution("03.4") <= high
 
 
 @pytest.mark.parametrize(

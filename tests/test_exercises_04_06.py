@@ -4,6 +4,7 @@ rejected with a message that says what is wrong."""
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -37,15 +38,19 @@ def test_unanswered_and_malformed(key, capsys):
 
 
 def test_04_1_wrong_answers(capsys):
-    signs = np.array(list(itertools.product([-1.0, 1.0], repeat=5)))
-    ok, out = _verdict("04.1", signs.T @ signs, capsys)
+    ok, out = _verdict("04.1", lambda signs: signs.T @ signs, capsys)
     assert not ok and "divide" in out
-    rng = np.random.default_rng(0)
-    nu = 2.0 * rng.integers(0, 2, size=(200, 5)) - 1
-    ok, out = _verdict("04.1", nu.T @ nu / 200, capsys)
-    assert not ok and "all 2^5" in out
-    ok, out = _verdict("04.1", np.eye(4), capsys)
-    assert not ok and "shape" in out
+    ok, out = _verdict("04.1", lambda signs: np.eye(signs.shape[1]), capsys)
+    assert not ok and "not I" in out
+    ok, out = _verdict("04.1", lambda signs: signs @ signs.T / len(signs), capsys)
+    assert not ok and "(N, N) matrix" in out
+    ok, out = _verdict("04.1", lambda signs: np.eye(3), capsys)
+    assert not ok and "expected an (n, n)" in out
+    ok, out = _verdict("04.1", lambda signs: signs @ signs, capsys)
+    assert not ok and "matrix product @" in out
+    signs = np.array(list(itertools.product([-1.0, 1.0], repeat=5)))
+    ok, out = _verdict("04.1", signs.T @ signs / 32, capsys)  # the matrix itself, not a function
+    assert not ok and "Give a function moment(signs)" in out
 
 
 def test_04_2_wrong_answers(capsys):
@@ -115,7 +120,35 @@ def test_04_4_wrong_answers(capsys):
         return 2 * s_new, theta_new / 2
 
     ok, out = _verdict("04.4", other_split, capsys)
-    assert not ok and "split differently" in out
+    assert not ok and "times 2 (and θ̃' divided by it)" in out and "common scale" in out
+
+    def opposite_signs(s, theta, xhat, H, D, nu):
+        return ref(s, theta, xhat, H, D, -nu)
+
+    ok, out = _verdict("04.4", opposite_signs, capsys)
+    assert not ok and "okcore's for −ν" in out
+
+    def sign_on_other_factor(s, theta, xhat, H, D, nu):
+        s_new, theta_new = ref(s, theta, xhat, H, D, nu)
+        return nu[0] * s_new, nu[0] * theta_new
+
+    ok, out = _verdict("04.4", sign_on_other_factor, capsys)
+    assert not ok and "a sign sits on the other factor" in out
+
+    def float32(s, theta, xhat, H, D, nu):
+        return tuple(a.astype(np.float32) for a in ref(s, theta, xhat, H, D, nu))
+
+    ok, out = _verdict("04.4", float32, capsys)
+    assert not ok and "float32 precision" in out and "Biased" not in out
+
+    def D_times_nu(s, theta, xhat, H, D, nu):
+        Hs, nuF, rho0, rho1 = _scales(s, theta, xhat, H, D, nu)
+        return rho0 * Hs + rho1 * nu, theta / rho0 + np.outer(xhat, D @ nu) / rho1
+
+    ok, out = _verdict("04.4", D_times_nu, capsys)
+    assert not ok and "raised an error in the line" in out and "D @ nu" in out
+    assert "matrix product @ whose factors do not fit" in out and "D shape (3, 6), nu shape (3,)" in out
+    assert "matmul" not in out and "gufunc" not in out  # no raw numpy message
 
     def skeleton(s, theta, xhat, H, D, nu): ...
 
@@ -195,18 +228,50 @@ def test_05_2_wrong_answers(capsys):
         return 3 * u_new, A_new / 3
 
     ok, out = _verdict("05.2", other_split, capsys)
-    assert not ok and "split differently" in out
+    assert not ok and "times 3 (and A' divided by it)" in out and "common scale" in out
+
+    def signs_on_the_other_factor(u, A, xhat, H, D, c1, c2):
+        HA, p1, p2 = _p(u, A, xhat, H, D)
+        return p1 * u + c1 * c2 * p2 * xhat, HA / p1 + c1 * c2 * D / p2  # the same products, signs moved
+
+    ok, out = _verdict("05.2", signs_on_the_other_factor, capsys)
+    assert not ok and "a sign sits on the other factor" in out and "use exactly" not in out
+
+    def swapped_signs(u, A, xhat, H, D, c1, c2):
+        return ref(u, A, xhat, H, D, c2, c1)
+
+    ok, out = _verdict("05.2", swapped_signs, capsys)
+    assert not ok and "a sign sits on the other factor" in out
+
+    def float32(u, A, xhat, H, D, c1, c2):
+        return tuple(a.astype(np.float32) for a in ref(u, A, xhat, H, D, c1, c2))
+
+    ok, out = _verdict("05.2", float32, capsys)
+    assert not ok and "float32 precision" in out and "Biased" not in out
+
+    def matmul_order(u, A, xhat, H, D, c1, c2):
+        return ref(u, A, xhat, H, D, c1, c2)[0], A @ H
+
+    ok, out = _verdict("05.2", matmul_order, capsys)
+    assert not ok and "matrix product @ whose factors do not fit" in out and "A @ H" in out
 
 
-def test_05_3_wrong_answers(capsys):
-    ok, out = _verdict("05.3", 0, capsys)
-    assert not ok and "does grow" in out
-    ok, out = _verdict("05.3", 2, capsys)
-    assert not ok and "Too fast" in out
-    ok, out = _verdict("05.3", 0.5, capsys)
-    assert not ok and "Compare" in out
-    ok, _ = _verdict("05.3", 1.1, capsys)
-    assert ok
+@pytest.mark.parametrize(
+    ("answer", "ok_expected", "message"),
+    [
+        ((1.0, 1.0), True, "κ = 1"),
+        ((1.1, 1.5), True, "next cell measures"),
+        ((0.0, 1.0), False, "does grow"),
+        ((2.0, 1.0), False, "too fast"),
+        ((0.5, 1.0), False, "compare UORO's per-step floor"),
+        ((1.0, 8.0), False, "KF-RTRL: F_t has rank one"),
+        ((1.0, 0.1), False, "KF-RTRL: F_t has rank one"),
+        (1.0, False, "Give a pair"),
+    ],
+)
+def test_05_3_prediction(answer, ok_expected, message, capsys):
+    ok, out = _verdict("05.3", answer, capsys)
+    assert ok is ok_expected and message in out
 
 
 # --- 06 ----------------------------------------------------------------------------------------------------
@@ -218,10 +283,34 @@ def test_06_reference_solutions_pass(key, capsys):
     assert ok is True and "correct" in out
 
 
+def test_06_1_wrong_answers_reason_without_numbers(capsys):
+    ok, out = _verdict("06.1", (1, 4), capsys)
+    assert not ok and "‖v_j‖‖M_j‖" in out and not re.search(r"\d\.\d", out.split("not yet.")[1])  # no variances
+    ok, out = _verdict("06.1", (1, 2), capsys)  # the best pair counted from 0
+    assert not ok and "Counting from 0" in out
+    ok, out = _verdict("06.1", (3, 3), capsys)
+    assert not ok and "two different" in out
+
+
 def test_06_2_wrong_answer_names_the_term(capsys):
     alpha = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])  # c_3 = 2
     ok, out = _verdict("06.2", (alpha, alpha), capsys)
     assert not ok and "linearly independent" in out and "term(s) 3" in out
+
+
+def test_06_2_must_beat_kf_avg(capsys):
+    from okcore.demos.ksums import exact_moments, kf_avg_scheme, sign_mixing_scheme
+    from okcore.exercises.nb06 import mixing_instance
+
+    h = 1.0 / np.sqrt(2.0)
+    shared = np.array([[1.0, 0.0, h], [0.0, 1.0, h]])  # unbiased (every c_i = 1), but worse than KF-avg here
+    inst = mixing_instance()
+    worse = exact_moments(sign_mixing_scheme(inst.v, inst.M, shared, shared), inst.target).variance
+    assert worse > exact_moments(kf_avg_scheme(inst.v, inst.M), inst.target).variance
+    ok, out = _verdict("06.2", (shared, shared), capsys)
+    assert not ok and "Unbiased, but it adds" in out and "not less than KF-avg" in out
+    ok, out = _verdict("06.2", solution("06.2"), capsys)
+    assert ok and "times less" in out
 
 
 def test_06_3_wrong_answers(capsys):

@@ -66,6 +66,7 @@ def _strict_rule(sigma):
         (lambda s: (np.ones(len(s), dtype=bool), np.ones(len(s), dtype=bool)), "complementary"),
         (lambda s: None, "returned None"),
         (lambda s: (np.ones(len(s) + 1, dtype=bool),) * 2, "shape"),
+        (lambda s: s @ np.ones(len(s) + 1), "matrix product @ whose factors do not fit"),
     ],
 )
 def test_07_1_rejects(wrong, message, capsys):
@@ -159,6 +160,74 @@ def test_07_4_rejects(wrong, message, capsys):
     assert not ok and message in out
 
 
+def _ok_step_with(*, use_H=True, core="right", vt=False, weights="sqrt", mix_all=False, dtype=None):
+    """An OK step for any r (u (r, K) or (K,)) with one deliberate mistake in one part of the construction."""
+
+    def step(u, A, H, xhat, D, s):
+        single = u.ndim == 1
+        u_, A_ = (u[None], A[None]) if single else (u, A)
+        r = u_.shape[0]
+        HA = np.einsum("ab,jbq->jaq", H, A_) if use_H else A_
+        Qv, Rv = np.linalg.qr(np.concatenate([u_, xhat[None]]).T)
+        QM, RM = np.linalg.qr(np.concatenate([HA, D[None]]).reshape(r + 1, -1).T)
+        C = {"right": Rv @ RM.T, "transposed": RM @ Rv.T, "no transpose": Rv @ RM}[core]
+        U, sig, Vt = np.linalg.svd(C)
+        u_t, A_t = (Qv @ U).T, (QM @ (Vt if vt else Vt.T)).T.reshape(r + 1, *D.shape)
+        if mix_all:  # mix all r + 1 values, clipping the negative w_i²
+            mu = sig.sum() / r
+            w = np.sqrt(np.clip(1 - sig / mu, 0, None))
+            R = np.sqrt(mu) * np.linalg.qr(np.column_stack([w, np.eye(r + 1)]))[0][:, 1 : r + 1].T
+        elif r == 1:
+            R = {
+                "sqrt": np.array([[np.sqrt(sig[0]), -np.sqrt(sig[1])]]),
+                "sigma": np.array([[sig[0], -sig[1]]]),
+                "none": np.array([[1.0, -1.0]]),
+            }[weights]
+        else:
+            R = mixing_coefficients(sig)
+        u_new, A_new = (R * s) @ u_t, np.tensordot(R * s, A_t, axes=1)
+        if dtype is not None:
+            u_new, A_new = u_new.astype(dtype), A_new.astype(dtype)
+        return (u_new[0], A_new[0]) if single else (u_new, A_new)
+
+    return step
+
+
+@pytest.mark.parametrize("key", ["07.3", "07.4"])
+@pytest.mark.parametrize(
+    "mistake, message",
+    [
+        ({"use_H": False}, "H is missing"),
+        ({"core": "transposed"}, "The core is wrong: you use C transposed"),
+        ({"core": "no transpose"}, "The core is wrong: you use R_v R_M."),
+        ({"vt": True}, "The matrix basis is wrong"),
+        ({"dtype": np.float32}, "float32 precision"),
+    ],
+)
+def test_07_3_and_07_4_name_the_wrong_part(key, mistake, message, capsys):
+    assert verdict(key, _ok_step_with(), capsys)[0]  # without a mistake the helper is a right answer
+    ok, out = verdict(key, _ok_step_with(**mistake), capsys)
+    assert not ok and message in out
+
+
+@pytest.mark.parametrize(
+    "weights, message", [("sigma", "√σ enters each side"), ("none", "yours give every direction the weight 1")]
+)
+def test_07_3_names_a_wrong_scale(weights, message, capsys):
+    ok, out = verdict("07.3", _ok_step_with(weights=weights), capsys)
+    assert not ok and "The scale" in out and message in out
+
+
+def test_07_4_calls_mixing_everything_infeasible(capsys):
+    ok, out = verdict("07.4", _ok_step_with(mix_all=True), capsys)
+    assert not ok and out.split("not yet. ")[1].startswith("(r = 2) Infeasible mixing") and "w_1² = 1 − σ_1/μ" in out
+
+
+def test_07_3_raw_errors_are_explained(capsys):
+    ok, out = verdict("07.3", lambda u, A, H, xhat, D, s: (u, D @ s), capsys)
+    assert not ok and "raised an error in the line" in out and "matrix product @" in out and "s shape (2,)" in out
+
+
 @pytest.mark.parametrize("answer, message", [("a", "Not what happens"), ("b", "Not what happens"), ("d", "one letter")])
 def test_07_5_rejects(answer, message, capsys):
     ok, out = verdict("07.5", answer, capsys)
@@ -216,7 +285,7 @@ def test_08_2_rejects(answer, message, capsys):
 
 @pytest.fixture(scope="module")
 def references_09():
-    return {key: solution(key) for key in ("09.1", "09.2", "09.3", "09.4")}
+    return {key: solution(key) for key in ("09.1", "09.3")}
 
 
 def test_09_reference_solutions_pass(references_09, capsys):
@@ -238,17 +307,25 @@ def test_09_1_rejects(references_09, capsys):
         assert not ok and message in out
 
 
-def test_09_2_rejects(references_09, capsys):
-    drop = references_09["09.2"]
-    assert verdict("09.2", float(f"{drop:.3g}"), capsys)[0]  # read off with 3 digits: accepted
-    for wrong, message in ((1 / drop, "inverse"), (2.0, "averaging"), (1.05 * drop, "Read the 'mean over t'")):
-        ok, out = verdict("09.2", wrong, capsys)
-        assert not ok and message in out
+@pytest.mark.parametrize(
+    "answer, ok_expected, message",
+    [
+        (20.0, True, "sound prediction"),
+        (5.0, True, "sound prediction"),
+        (2.0, False, "what averaging gives"),
+        (0.5, False, "increase"),
+        (1e6, False, "ten thousand"),
+        ("20", False, "one number"),
+    ],
+)
+def test_09_2_prediction(answer, ok_expected, message, capsys):
+    ok, out = verdict("09.2", answer, capsys)
+    assert ok is ok_expected and message in out
 
 
 def test_09_3_rejects(references_09, capsys):
     chains = references_09["09.3"]
-    assert verdict("09.3", chains + 1, capsys)[0]  # within the reading tolerance
+    assert verdict("09.3", chains + 2, capsys)[0]  # within the reading tolerance
     for wrong, message in (
         (4, "Far more than the slider"),
         (2 * chains, "KF-avg(r) = KF / r"),
@@ -258,14 +335,17 @@ def test_09_3_rejects(references_09, capsys):
         assert not ok and message in out
 
 
-def test_09_4_rejects(references_09, capsys):
-    ratios = references_09["09.4"]
-    assert ratios["UORO"] > 1.5 and 0.5 < ratios["KF"] < 1.5  # UORO grows with n, KF does not
-    assert verdict("09.4", {k: float(f"{v:.3g}") for k, v in ratios.items()}, capsys)[0]
-    for wrong, message in (
-        ({k: 1 / v for k, v in ratios.items()}, "inverted"),
-        ({"UORO": ratios["UORO"], "KF": 2.0}, "Not yet right for KF"),
-        ({"UORO": ratios["UORO"]}, "Give a dict"),
-    ):
-        ok, out = verdict("09.4", wrong, capsys)
-        assert not ok and message in out
+@pytest.mark.parametrize(
+    "answer, ok_expected, message",
+    [
+        ({"UORO": 2.07, "KF": 1.0}, True, "sound prediction"),
+        ({"UORO": 1.0, "KF": 1.0}, False, "V_1 = n − 1 goes from 15 to 31"),
+        ({"UORO": 2.0, "KF": 2.5}, False, "KF: it stores"),
+        ({"UORO": 4.0, "KF": 4.0}, False, "KF: it stores"),
+        ({"UORO": 2.0}, False, "Give a dict"),
+        ({"UORO": 2.0, "KF": float("nan")}, False, "finite numbers"),
+    ],
+)
+def test_09_4_prediction(answer, ok_expected, message, capsys):
+    ok, out = verdict("09.4", answer, capsys)
+    assert ok is ok_expected and message in out

@@ -385,3 +385,16 @@ def test_demo_figures_of_notebooks_03_to_08():
     proof.draw_explorer(proof.compute_explorer((3.0, 2.0, 1.5, 1.2, 0.4)), axes)
     fig.tight_layout()
     _ok(fig)
+
+
+def test_rotated_tick_labels_are_compared_as_rotated_boxes():
+    """Long labels rotated by 30°: their axis-aligned extents overlap, the glyphs' boxes do not, until the
+    labels are crowded."""
+    names = ["KF merge (1,2)", "KF merge (1,3)", "KF merge (2,3)", "KF-avg", "random mixing 1", "random mixing 2"]
+    fig, ax = plt.subplots(figsize=(7.0, 3.4))
+    ax.bar(range(len(names)), np.arange(1, len(names) + 1))
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    fig.tight_layout()
+    assert check_figure(fig) == []
+    fig.set_size_inches(1.5, 3.4)
+    assert any("overlaps tick label" in p for p in check_figure(fig))

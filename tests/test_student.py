@@ -1,9 +1,17 @@
-"""The student edition (tools/student.py): reference solutions removed, exercise outputs cleared, all else the same,
-and every notebook of it runs top to bottom with the exercises unanswered."""
+"""The student edition (tools/student.py): reference solutions removed, nothing given away, and robust to learners.
+
+Static checks parse the notebooks (cheap). The one execution of the student edition in the test suite is the
+junk-names run: every student notebook runs top to bottom with each exercise cell followed by a cell that binds
+junk values to the names its prompt mentions, the names the exercise cell binds and the workbook's common names
+(w, mu, P, r, Y, G, H, A, u, s, answer, ...), so that a later cell that relies on such a name fails.
+"""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,10 +20,17 @@ from pathlib import Path
 import nbformat
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from notebook_names import COMMON_NAMES, cell_names, parse, prompt_names  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
-CELL_TIMEOUT = 600
+# The notebooks whose exercise cells are followed by junk names in the run below. The others run as they are.
+JUNK_NOTEBOOKS = {f"{i:02d}" for i in range(10)}
+CELL_TIMEOUT = 300
+NOTEBOOK_TIMEOUT = 600
+CHECK_KEY = re.compile(r"""\bcheck\(\s*["'](\d\d\.\d+)["']""")
 
 
 def load_tool():
@@ -34,48 +49,87 @@ def has_tag(cell, tag: str) -> bool:
     return tag in cell.get("metadata", {}).get("tags", [])
 
 
+def removed(cell) -> bool:
+    """Whether the student edition leaves the cell out (a reference solution, or a cell that shows one)."""
+    return has_tag(cell, "solution") or has_tag(cell, "reference")
+
+
+# --- the tool on a small notebook -----------------------------------------------------------------------------
+
+
 def small_notebook() -> nbformat.NotebookNode:
-    """Prose, an exercise with a stored answer, its solution, a plain cell, and a solution in markdown."""
+    """Imports, prose, an exercise with a stored answer, its solution, a plain cell, and a solution in markdown."""
     v4 = nbformat.v4
     cells = [
+        v4.new_code_cell(
+            "%matplotlib inline\nfrom okcore.exercises import check, show_solution, solution\nimport numpy as np",
+            execution_count=1,
+        ),
         v4.new_markdown_cell("**Exercise.** Give 2."),
         v4.new_code_cell(
             "answer = None\ncheck(answer)",
-            execution_count=1,
+            execution_count=2,
             outputs=[v4.new_output("stream", name="stdout", text="not yet: give a number\n")],
             metadata={"tags": ["exercise"]},
         ),
         v4.new_code_cell(
-            "answer = 2\ncheck(answer)",
-            execution_count=2,
+            "answer = solution('00.1')\ncheck(answer)",
+            execution_count=3,
             outputs=[v4.new_output("stream", name="stdout", text="correct\n")],
             metadata={"tags": ["solution"], "jupyter": {"source_hidden": True}},
         ),
         v4.new_code_cell(
             "1 + 1",
-            execution_count=3,
-            outputs=[v4.new_output("execute_result", data={"text/plain": "2"}, execution_count=3)],
+            execution_count=4,
+            outputs=[v4.new_output("execute_result", data={"text/plain": "2"}, execution_count=4)],
             metadata={"tags": ["nbval-ignore-output"]},
         ),
         v4.new_markdown_cell("The answer is 2.", metadata={"tags": ["solution"]}),
+        v4.new_code_cell("print(solution('00.1'))", metadata={"tags": ["reference"]}),
     ]
-    nb = v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}})
-    return nb
+    metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3"}, "widgets": {"state": {}}}
+    return v4.new_notebook(cells=cells, metadata=metadata)
 
 
-def test_solutions_removed_exercises_cleared_rest_unchanged():
+def test_solutions_removed_outputs_cleared_imports_stripped_rest_unchanged():
     nb = small_notebook()
     original = nbformat.writes(nb)
     out, edition = student.student_edition(nb)
     assert nbformat.writes(nb) == original, "the input notebook was changed"
-    assert edition == student.Edition(solutions_removed=2, exercises_cleared=1)
-    assert [cell.id for cell in out.cells] == [nb.cells[i].id for i in (0, 1, 3)]
-    exercise = out.cells[1]
-    assert exercise.outputs == [] and exercise.execution_count is None
-    assert exercise.source == nb.cells[1].source and exercise.metadata == nb.cells[1].metadata
-    assert out.cells[0] == nb.cells[0] and out.cells[2] == nb.cells[3]
-    assert out.metadata == nb.metadata
+    assert edition == student.Edition(solutions_removed=3, exercises=1, imports_stripped=1)
+    assert [cell.id for cell in out.cells] == [nb.cells[i].id for i in (0, 1, 2, 4)]
+    assert out.cells[0].source == "%matplotlib inline\nfrom okcore.exercises import check\nimport numpy as np"
+    for cell in out.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+    assert [cell.source for cell in out.cells[1:]] == [nb.cells[i].source for i in (1, 2, 4)]
+    assert [cell.metadata for cell in out.cells] == [nb.cells[i].metadata for i in (0, 1, 2, 4)]
+    assert "widgets" not in out.metadata and out.metadata.kernelspec == nb.metadata.kernelspec
     nbformat.validate(out)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("from okcore.exercises import solution\nx = 1", "x = 1"),
+        ("from okcore.exercises import check, solution as s", "from okcore.exercises import check"),
+        (
+            "from okcore.exercises import (\n    check,\n    show_solution,\n)\ny = 2",
+            "from okcore.exercises import check\ny = 2",
+        ),
+        ("from okcore.exercises.nb03 import exercise_step", "from okcore.exercises.nb03 import exercise_step"),
+        ("x = 1  # no imports", "x = 1  # no imports"),
+    ],
+)
+def test_reference_imports_are_stripped(source, expected):
+    assert student.strip_reference_imports(source)[0] == expected
+
+
+def test_a_kept_cell_that_uses_the_reference_is_refused():
+    nb = small_notebook()
+    nb.cells[4].source = "print(solution('00.1'))"
+    with pytest.raises(ValueError, match="uses \\['solution'\\]"):
+        student.student_edition(nb)
 
 
 def test_bad_input_is_refused(tmp_path):
@@ -89,49 +143,182 @@ def test_bad_input_is_refused(tmp_path):
         student.write_student_edition([tmp_path / "a.txt"], tmp_path / "student")
 
 
-@pytest.fixture(scope="module")
-def edition(tmp_path_factory) -> Path:
-    """The student edition of the workbook, written by the command-line tool as `make student` does."""
-    out = tmp_path_factory.mktemp("student")
-    assert student.main(["--out", str(out), *map(str, NOTEBOOKS)]) == 0
+def test_command_line_writes_the_edition(tmp_path, capsys):
+    assert student.main(["--out", str(tmp_path / "student"), *map(str, NOTEBOOKS[:2])]) == 0
+    assert sorted(p.name for p in (tmp_path / "student").iterdir()) == [nb.name for nb in NOTEBOOKS[:2]]
+    assert "student edition of 2 notebooks" in capsys.readouterr().out
+
+
+# --- static checks of the workbook's student edition (parsing only) ---------------------------------------
+
+
+def edition_of(notebook: Path) -> nbformat.NotebookNode:
+    return student.student_edition(nbformat.read(notebook, as_version=4))[0]
+
+
+def exercise_prompt(cells: list, index: int) -> str:
+    """The markdown cells right before the exercise cell ``cells[index]``: its prompt."""
+    prompt = []
+    j = index - 1
+    while j >= 0 and cells[j].cell_type == "markdown":
+        prompt.insert(0, cells[j].source)
+        j -= 1
+    return "\n".join(prompt)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
+def test_edition_keeps_every_other_cell_and_clears_outputs(notebook):
+    original = nbformat.read(notebook, as_version=4)
+    copy = edition_of(notebook)
+    kept = [cell for cell in original.cells if not removed(cell)]
+    assert [cell.id for cell in copy.cells] == [cell.id for cell in kept]
+    for ours, theirs in zip(copy.cells, kept, strict=True):
+        assert ours.metadata == theirs.metadata
+        if ours.cell_type == "code":
+            assert ours.outputs == [] and ours.execution_count is None
+            assert ours.source == student.strip_reference_imports(theirs.source)[0]
+        else:
+            assert ours == theirs
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
+def test_edition_gives_no_reference_away(notebook):
+    """Nothing uses solution/show_solution or a private name of okcore.exercises (its reference functions are
+    private); every exercise cell calls check; no kept cell reads a name that only a removed solution cell binds."""
+    original = nbformat.read(notebook, as_version=4)
+    cells = edition_of(notebook).cells
+    solution_binds: set[str] = set()
+    for cell in original.cells:
+        if cell.cell_type == "code" and removed(cell):
+            solution_binds |= cell_names(cell.source).binds
+    bound: set[str] = set()
+    for cell in cells:
+        if cell.cell_type != "code":
+            continue
+        assert not student.reference_uses(cell.source), f"cell {cell.id} uses the reference"
+        for node in ast.walk(parse(cell.source)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("okcore.exercises"):
+                private = [alias.name for alias in node.names if alias.name.startswith("_")]
+                assert not private, f"cell {cell.id} imports {private} from {node.module}"
+        names = cell_names(cell.source)
+        from_solutions = (names.reads - bound) & solution_binds
+        assert not from_solutions, f"cell {cell.id} reads {sorted(from_solutions)}, bound only in a solution cell"
+        bound |= names.binds
+        if has_tag(cell, "exercise"):
+            assert CHECK_KEY.search(cell.source), f"exercise cell {cell.id} does not call check"
+
+
+def build_exercises(cells: list) -> list[tuple[int, str, str]]:
+    """(index, key, function name) of the exercise cells that ask for a function (a skeleton with a def)."""
+    out = []
+    for index, cell in enumerate(cells):
+        if cell.cell_type == "code" and has_tag(cell, "exercise"):
+            defs = [n.name for n in parse(cell.source).body if isinstance(n, ast.FunctionDef)]
+            if defs:
+                out.append((index, CHECK_KEY.search(cell.source).group(1), defs[0]))
     return out
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
-def test_workbook_edition_has_no_solutions_and_is_otherwise_the_same(edition, notebook):
-    original = nbformat.read(notebook, as_version=4)
-    copy = nbformat.read(edition / notebook.name, as_version=4)
-    kept = [cell for cell in original.cells if not has_tag(cell, "solution")]
-    assert [cell.id for cell in copy.cells] == [cell.id for cell in kept]
-    for ours, theirs in zip(copy.cells, kept, strict=True):
-        assert not has_tag(ours, "solution")
-        if has_tag(ours, "exercise") and ours.cell_type == "code":
-            assert ours.outputs == [] and ours.execution_count is None, f"exercise cell {ours.id} kept its outputs"
-            assert ours.source == theirs.source and ours.metadata == theirs.metadata
-        else:
-            assert ours == theirs, f"cell {ours.id} changed"
-    assert copy.metadata == original.metadata
+@pytest.mark.parametrize("notebook", [nb for nb in NOTEBOOKS if nb.name[:2] in JUNK_NOTEBOOKS], ids=lambda p: p.stem)
+def test_after_a_build_exercise_the_learners_function_runs(notebook):
+    """After an exercise that asks for a function, a later cell runs the learner's own function, taken from
+    ``accepted(key)`` (never from a name the learner may rebind), and no cell before it defines a function: the
+    version of the step the student edition shows is the learner's."""
+    cells = edition_of(notebook).cells
+    for index, key, name in build_exercises(cells):
+        later = [c for c in cells[index + 1 :] if c.cell_type == "code"]
+        runs = [i for i, c in enumerate(later) if re.search(rf"""\baccepted\(\s*["']{re.escape(key)}["']""", c.source)]
+        assert runs, f"no cell runs the learner's {name} of exercise {key}"
+        for c in later[: runs[0]]:
+            defs = [n.name for n in parse(c.source).body if isinstance(n, ast.FunctionDef)]
+            assert not defs or has_tag(c, "exercise"), f"cell {c.id} defines {defs} after exercise {key}"
 
 
-@pytest.mark.timeout(CELL_TIMEOUT * 2 + 60)
+# --- the one execution: every student notebook, with junk names after each exercise ---------------------------
+
+JUNK_CELL = """\
+class _Junk:
+    # A value that fails wherever it is used: a later cell that reads one of the names below breaks.
+    def __repr__(self):
+        return "<junk>"
+
+    def __getattr__(self, name):
+        raise AttributeError(f"junk has no attribute {name!r}")
+
+    def _fail(self, *args, **kwargs):
+        raise TypeError("a junk value was used")
+
+    __call__ = __getitem__ = __setitem__ = __iter__ = __len__ = __bool__ = __array__ = __index__ = _fail
+    __int__ = __float__ = __neg__ = __abs__ = __format__ = __contains__ = _fail
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __matmul__ = __rmatmul__ = _fail
+    __truediv__ = __rtruediv__ = __pow__ = __rpow__ = __lt__ = __le__ = __gt__ = __ge__ = _fail
+
+
+NAMES = _Junk()
+del _Junk
+"""
+
+
+def junk_names(cells: list, index: int, imported: set[str]) -> list[str]:
+    """The names bound to junk after the exercise cell ``cells[index]``."""
+    names = COMMON_NAMES | prompt_names(exercise_prompt(cells, index)) | cell_names(cells[index].source).binds
+    return sorted(name for name in names - imported if name.isidentifier() and not name.startswith("_"))
+
+
+def with_junk(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, int]:
+    """``nb`` with a junk cell after each exercise cell; returns it and the number of junk cells."""
+    imported: set[str] = set()
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            imported |= cell_names(cell.source).imports
+    cells, count = [], 0
+    for index, cell in enumerate(nb.cells):
+        cells.append(cell)
+        if cell.cell_type == "code" and has_tag(cell, "exercise"):
+            names = " = ".join(junk_names(nb.cells, index, imported))
+            cells.append(nbformat.v4.new_code_cell(JUNK_CELL.replace("NAMES", names), metadata={"tags": ["junk"]}))
+            count += 1
+    out = nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
+    return out, count
+
+
+def test_junk_cell_fails_on_use():
+    namespace: dict = {}
+    exec(JUNK_CELL.replace("NAMES", "w = mu"), namespace)  # noqa: S102 - the test's own code
+    for use in ("w + 1", "w @ w", "w[0]", "w.shape", "len(w)", "float(mu)", "f'{w}'", "bool(w)", "list(w)", "w()"):
+        with pytest.raises((TypeError, AttributeError)):
+            eval(use, namespace)  # noqa: S307 - the test's own code
+    assert repr(namespace["w"]) == "<junk>" and namespace["w"] is not None
+
+
+@pytest.mark.timeout(NOTEBOOK_TIMEOUT + 60)
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
-def test_workbook_edition_runs_top_to_bottom(tmp_path, notebook):
-    """The student copy, run by nbval in lax mode in its own process: every cell must run without an error (so the
-    exercise checkers, unanswered, must report rather than raise); stored outputs are not compared."""
+def test_student_edition_runs_with_junk_names_after_each_exercise(tmp_path, notebook):
+    """The student copy, with junk names after each exercise of notebooks 00-09, run by nbval in lax mode in its
+    own process: every cell must run without an error (the unanswered checkers report rather than raise, and no
+    later cell depends on a name a learner may rebind); stored outputs are not compared (there are none)."""
     # A tree like the repository's, with the student copy in place of notebooks/: paths such as ../data/... resolve
     # as they do for the originals (nbval runs a notebook from its own folder).
     for entry in ROOT.iterdir():
         if entry.name != "notebooks":
             (tmp_path / entry.name).symlink_to(entry)
     folder = tmp_path / "notebooks"
-    student.write_student_edition([notebook], folder)
+    folder.mkdir()
     for entry in NOTEBOOK_DIR.iterdir():
         if entry.is_file() and entry.suffix != ".ipynb":
             shutil.copy2(entry, folder / entry.name)
+    nb = edition_of(notebook)
+    if notebook.name[:2] in JUNK_NOTEBOOKS:
+        nb, count = with_junk(nb)
+        assert count == sum(has_tag(c, "exercise") for c in nb.cells)
+    nbformat.write(nb, folder / notebook.name)
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval-lax", "--nbval-current-env"]
     cmd += [f"--nbval-cell-timeout={CELL_TIMEOUT}", "--rootdir", str(folder), notebook.name]
+    # One BLAS thread per notebook: the notebooks run side by side (one per pytest-xdist worker) on a small machine,
+    # where extra BLAS threads mostly spin and add processor time.
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     try:
-        proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=CELL_TIMEOUT * 2)
+        proc = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=NOTEBOOK_TIMEOUT)
     except subprocess.TimeoutExpired as err:
         pytest.fail(f"the student edition of {notebook.name} did not finish in {err.timeout:.0f} s")
     assert proc.returncode == 0, f"the student edition of {notebook.name} failed:\n{proc.stdout[-8000:]}"

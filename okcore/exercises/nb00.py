@@ -1,4 +1,5 @@
-"""Exercises of notebook 00 (start here): warm-ups on the notation, and where SGD with a biased gradient settles."""
+"""Exercises of notebook 00 (start here): two predictions about the size of G, and where SGD with a biased gradient
+settles."""
 
 from __future__ import annotations
 
@@ -7,69 +8,77 @@ from typing import Any
 
 import numpy as np
 
-from okcore.exercises import exercise
+from okcore.exercises import call_answer, describe, exercise
 
-# The network both warm-ups are about.
-N_IN, N_HIDDEN, BATCH = 10, 32, 8
-
-
-def _as_int_tuple(answer: Any, length: int) -> tuple[int, ...] | None:
-    """``answer`` as a tuple of ``length`` ints, or None if it is not one."""
-    try:
-        values = tuple(answer)
-    except TypeError:
-        return None
-    if len(values) != length:
-        return None
-    if any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in values):
-        return None
-    return tuple(int(v) for v in values)
+# 00.2: the gated network whose hidden size doubles.
+N_IN, N_SMALL, N_LARGE = 10, 32, 64
+GROWTH_RANGE = (6.5, 7.5)  # accepted predictions of the growth factor (the exact value is 6.98)
 
 
-def _reference_sizes() -> tuple[int, int]:
-    # x̂ = [x; h; 1] has n_in + n + 1 entries; the gated cell has two pre-activation blocks, z_c and z_f.
-    K = N_IN + N_HIDDEN + 1
-    k = 2 * N_HIDDEN
-    return K, k
+def numbers_of_G(n_in: int, n: int) -> int:
+    """Numbers in the influence matrix of one sequence of a gated cell: n · K · k, K = n_in + n + 1, k = 2n."""
+    return n * (n_in + n + 1) * (2 * n)
 
 
-@exercise("00.1", "K and k of a gated cell", _reference_sizes)
-def _check_sizes(answer: Any) -> tuple[bool, str]:
-    got = _as_int_tuple(answer, 2)
-    if got is None:
-        return False, "Give a pair of integers (K, k)."
-    K, k = _reference_sizes()
-    if got == (K, k):
-        return True, ""
-    hints = []
-    if got[0] == N_IN + N_HIDDEN:
-        hints.append("K: x̂ also carries a constant 1, which makes the bias a row of W.")
-    elif got[0] != K:
-        hints.append("K is the length of x̂_t = [x_t; h_{t-1}; 1].")
-    if got[1] == N_HIDDEN:
-        hints.append("k: the gated cell computes two pre-activations per unit, z_c and z_f.")
-    elif got[1] != k:
-        hints.append("k is the number of columns of W: one per pre-activation.")
-    return False, " ".join(hints)
+def _reference_ratio() -> Any:
+    def ratio(n: int) -> int:
+        # G = ∂h_t/∂W holds one W-shaped array per hidden unit: ∂h_t[a]/∂W for a = 1..n.
+        return n
+
+    return ratio
 
 
-def _reference_shape() -> tuple[int, int, int, int]:
-    # G[b, a, p, q] = ∂h_t[b, a] / ∂W[p, q]: a batch axis, then n, then the shape (K, k) of W.
-    K, k = _reference_sizes()
-    return BATCH, N_HIDDEN, K, k
+def _measured_ratio(n: int, rng: np.random.Generator) -> float:
+    """Numbers in okcore's exact influence matrix of one sequence over numbers in W, for a fresh gated cell."""
+    from okcore.cells import GatedCell
+    from okcore.rtrl import ExactRTRL
+
+    cell = GatedCell(int(rng.integers(1, 6)), n, rng)
+    return ExactRTRL(cell).influence()[0].size / cell.W.size
 
 
-@exercise("00.2", "shape of the influence matrix", _reference_shape)
-def _check_shape(answer: Any) -> tuple[bool, str]:
-    got = _as_int_tuple(answer, 4)
-    if got is None:
-        return False, "Give a tuple of four integers (B, n, K, k)."
-    want = _reference_shape()
-    if got == want:
-        return True, ""
-    if sorted(got) == sorted(want):
-        return False, "The right sizes in the wrong order: batch first, then the state, then W's two axes."
-    return False, "G[b, a, p, q] = ∂h_t[b, a]/∂W[p, q]: one axis for the batch, one for h, two for W."
+@exercise("00.1", "how many times as many numbers G holds as W", _reference_ratio)
+def _check_ratio(answer: Any) -> tuple[bool, str]:
+    if not callable(answer):
+        return False, "Give a function ratio(n) of the number of hidden units n."
+    rng = np.random.default_rng()
+    for n in (1, 3, 8, 20):
+        got = call_answer(answer, "ratio", {"n": n})
+        if got is None:
+            return False, "ratio(n) returned None: does it end with return?"
+        if isinstance(got, bool) or not isinstance(got, numbers.Real):
+            return False, f"ratio(n) should return a number, got {describe(got)}."
+        want = _measured_ratio(n, rng)
+        if abs(got - want) <= 1e-9 * want:
+            continue
+        if n > 1 and abs(got - n * n) <= 1e-9 * n * n:
+            return False, "G has one more axis than W, not two: G[a, p, q] adds only the unit a to W[p, q]."
+        if abs(got - 1.0) <= 1e-9:
+            return False, "G is not the size of W: it holds ∂h[a]/∂W[p, q] for every unit a of h."
+        return False, "Compare the shapes: W is (K, k), and G[a, p, q] = ∂h[a]/∂W[p, q] for one sequence."
+    return True, "G = ∂h_t/∂W holds a W-shaped array for each of the n units of h_t."
+
+
+def _reference_growth() -> float:
+    # K = n_in + n + 1 grows from 43 to 75, less than twice: the factor is 2 · (75/43) · 2, not 2³.
+    return numbers_of_G(N_IN, N_LARGE) / numbers_of_G(N_IN, N_SMALL)
+
+
+@exercise("00.2", "how much G grows when n doubles", _reference_growth)
+def _check_growth(answer: Any) -> tuple[bool, str]:
+    if isinstance(answer, bool) or not isinstance(answer, numbers.Real) or not np.isfinite(answer):
+        return False, "Give one number: the size of G at n = 64 divided by its size at n = 32."
+    low, high = GROWTH_RANGE
+    if low <= answer <= high:
+        exact = _reference_growth()
+        return True, f"Exactly {exact:.3f}: n and k = 2n double, but K = n_in + n + 1 only goes from 43 to 75."
+    if abs(answer - 8.0) <= 0.05:
+        return False, "2³ = 8 would hold if every axis of G doubled. n and k do; does K = n_in + n + 1?"
+    if abs(answer - 16.0) <= 0.1:
+        return False, "16 = 2⁴ is how the time of a step grows (notebook 02); the question is about memory."
+    if answer < 1:
+        return False, "G grows with n: divide its size at n = 64 by its size at n = 32."
+    return False, "Write the size of G as n · K · k with K = n_in + n + 1 and k = 2n, at n = 32 and at n = 64."
 
 
 def _reference_fixed_point() -> Any:
@@ -87,7 +96,7 @@ def _check_fixed_point(answer: Any) -> tuple[bool, str]:
     rng = np.random.default_rng()  # fresh biases at every check
     for size in (2, 3, 5):
         b = rng.standard_normal(size)
-        result = answer(b.copy())
+        result = call_answer(answer, "settle", {"b": b})
         if result is None:
             return False, "settle(b) returned None: does it end with return?"
         got = np.asarray(result, dtype=float)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from okcore.cells import GatedCell, TanhCell
-from okcore.exercises import exercise
+from okcore.exercises import call_answer, describe, exercise, precision_message
 from okcore.rtrl import ExactRTRL
 
 # --- 02.1: one step of the RTRL recursion --------------------------------------------------------------------
@@ -109,14 +109,17 @@ def _check_rtrl_step(answer: Any) -> tuple[bool, str]:
     rng = np.random.default_rng()  # fresh instances at every check
     for G_prev, H, xhat, D, expected in _rtrl_cases(rng):
         n, K, k = G_prev.shape
-        result = answer(G_prev.copy(), H.copy(), xhat.copy(), D.copy())
+        arguments = {"G_prev": G_prev, "H": H, "xhat": xhat, "D": D}
+        result = call_answer(answer, "rtrl_step", arguments)
         if result is None:
             return False, "The function returned None: does it end with return?"
+        if not isinstance(result, np.ndarray):
+            return False, f"rtrl_step should return an array G_t of shape (n, K, k), got {describe(result)}."
         got = np.asarray(result, dtype=float)
         if got.shape != expected.shape:
             return False, _shape_message(got.shape, n, K, k, K - n - 1)
         if not _close(got, expected):
-            return False, _diagnose_step(got, G_prev, H, xhat, D)
+            return False, precision_message(result, expected) or _diagnose_step(got, G_prev, H, xhat, D)
     # One sequence works. A batch is optional; say whether it works too.
     B = 3
     cell = GatedCell(2, 3, rng, scale=0.8)

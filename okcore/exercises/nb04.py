@@ -1,9 +1,10 @@
 """Exercises of notebook 04 (UORO).
 
-04.1 E[ννᵀ] by enumeration; 04.2 the relative variance of the first step, as a function of n (a derivation,
-checked against a measurement with :class:`okcore.UORO`); 04.3 the variance-minimising ratio ρ = ρ0/ρ1 (checked
-against a numerical minimisation); 04.4 UORO's update with norm balancing, written by the reader (checked against
-:class:`okcore.UORO` fed the same signs, and by exact enumeration over all sign vectors).
+04.1 the average of ννᵀ over a set of sign vectors (then applied to all of them); 04.2 the relative variance of the
+first step, as a function of n (a derivation, checked against a measurement with :class:`okcore.UORO`); 04.3 the
+variance-minimising ratio ρ = ρ0/ρ1 (checked against a numerical minimisation); 04.4 UORO's update with norm
+balancing, written by the reader (checked against :class:`okcore.UORO` fed the same signs, and by exact enumeration
+over all sign vectors).
 """
 
 from __future__ import annotations
@@ -16,32 +17,57 @@ import numpy as np
 
 from okcore.approx.uoro import UORO
 from okcore.cells import GatedCell, TanhCell, _Cell
-from okcore.exercises import exercise
+from okcore.exercises import FLOAT32, call_answer, call_number, describe, exercise, precision_message
+from okcore.exercises._factors import relate_factors
 from okcore.noise import broadcast_step
 from okcore.signs import ReplaySigns
 
-SIGN_N = 5  # exercise 04.1: size of the sign vectors to enumerate
+SIGN_N = 5  # exercise 04.1: size of the sign vectors the notebook then enumerates
 
 
-def _reference_moment() -> np.ndarray:
-    # every ν ∈ {±1}^5 once, each with probability 1/32
-    signs = np.array(list(itertools.product([-1.0, 1.0], repeat=SIGN_N)))
-    return signs.T @ signs / len(signs)
+def _reference_moment() -> Callable[[np.ndarray], np.ndarray]:
+    def moment(signs: np.ndarray) -> np.ndarray:
+        # the average of the outer products ν νᵀ over the rows ν of signs (N, n): (1/N) Σ_ν ν νᵀ
+        return signs.T @ signs / len(signs)
+
+    return moment
 
 
-@exercise("04.1", "E[ννᵀ] by enumeration", _reference_moment)
+def _moment_cases(rng: np.random.Generator) -> list[np.ndarray]:
+    """Sets of sign vectors: random ones (whose average is not I), and every vector once for n = 3."""
+    cases = [rng.choice([-1.0, 1.0], size=(N, n)) for N, n in ((7, 4), (3, 5), (12, 2))]
+    cases.append(np.array(list(itertools.product([-1.0, 1.0], repeat=3))))
+    return cases
+
+
+@exercise("04.1", "the average of ννᵀ over sign vectors", _reference_moment)
 def _check_moment(answer: Any) -> tuple[bool, str]:
-    M = np.asarray(answer, dtype=np.float64)
-    if M.shape != (SIGN_N, SIGN_N):
-        return False, f"Expected a ({SIGN_N}, {SIGN_N}) matrix, got shape {M.shape}."
-    eye = np.eye(SIGN_N)
-    if np.allclose(M, eye, rtol=0.0, atol=1e-12):
-        return True, "Every off-diagonal pair of signs agrees in exactly half of the patterns."
-    if np.allclose(M, 2**SIGN_N * eye, rtol=0.0, atol=1e-9):
-        return False, f"That is the sum over the patterns; divide by their number, 2^{SIGN_N}."
-    if np.allclose(M, eye, rtol=0.0, atol=0.5):
-        return False, "Close to I but not exact: average over all 2^5 sign vectors instead of random draws."
-    return False, "Average the outer products ν νᵀ over all 2^5 vectors ν with entries ±1."
+    if not callable(answer):
+        return False, "Give a function moment(signs) that averages ν νᵀ over the rows ν of signs (N, n)."
+    for signs in _moment_cases(np.random.default_rng()):
+        N, n = signs.shape
+        result = call_answer(answer, "moment", {"signs": signs})
+        if result is None:
+            return False, "moment returned None: does it end with return?"
+        if not isinstance(result, np.ndarray | list | tuple):
+            return False, f"moment(signs) should return an (n, n) matrix, got {describe(result)}."
+        M = np.asarray(result, dtype=np.float64)
+        want = signs.T @ signs / N
+        if M.shape != (n, n):
+            if M.shape == (N, N):
+                return False, f"For signs of shape {(N, n)} that is an (N, N) matrix: average ν νᵀ, which is (n, n)."
+            return False, f"For signs of shape {(N, n)} expected an (n, n) = {(n, n)} matrix, got shape {M.shape}."
+        if np.allclose(M, want, rtol=1e-12, atol=1e-12):
+            continue
+        if np.allclose(M, np.eye(n)):
+            return False, (
+                f"For {N} sign vectors that are not all of them, the average of ν νᵀ is not I: compute it from the "
+                "rows of signs."
+            )
+        if np.allclose(M, N * want):
+            return False, "That is the sum over the sign vectors; divide by their number."
+        return False, "Average the outer products ν νᵀ over the rows ν of signs: (1/N) Σ_ν ν νᵀ."
+    return True, "Applied to every sign vector once, it gives the expectation E[ννᵀ]."
 
 
 # --- 04.2 -------------------------------------------------------------------------------------------------
@@ -71,7 +97,7 @@ def _check_first_step(answer: Any) -> tuple[bool, str]:
         return False, "Give a function of n."
     rng = np.random.default_rng()
     ns = (1, 2, 3, 6, 12)
-    got = np.array([float(answer(n)) for n in ns])
+    got = np.array([call_number(answer, "f", {"n": n}) for n in ns])
     want = np.array([_measured_first_step(n, rng) for n in ns])  # measured on okcore's UORO
     if np.allclose(got, want, rtol=1e-9, atol=1e-9):
         return True, f"It matches one step of okcore's UORO on fresh gated networks with n = {ns}."
@@ -110,7 +136,8 @@ def _check_rho(answer: Any) -> tuple[bool, str]:
         return False, "Give a function best_rho(norm_Hs, norm_theta, norm_F, n)."
     rng = np.random.default_rng()
     cases = [(*rng.uniform(0.1, 5.0, size=3), int(rng.integers(2, 50))) for _ in range(6)]
-    got = np.array([float(answer(*c)) for c in cases])
+    names = ("norm_Hs", "norm_theta", "norm_F", "n")
+    got = np.array([call_number(answer, "best_rho", dict(zip(names, c, strict=True))) for c in cases])
     want = np.array([_numerical_best_rho(*c) for c in cases])
     if np.allclose(got, want, rtol=1e-6):
         return True, "It agrees with a numerical minimisation of V(ρ) on random norms."
@@ -180,13 +207,14 @@ def _diagnose_update(answer: Callable, cell, s, theta, step) -> tuple[str, str]:
     """('ok', '') or (kind, message) for one instance."""
     n, K, k = cell.n_hidden, cell.K, cell.k
     nus = _all_signs(n)
-    s_list, theta_list = [], []
+    s_list, theta_list, raw = [], [], []
     for nu in nus:
-        out = answer(s.copy(), theta.copy(), step.xhat.copy(), step.H.copy(), step.D.copy(), nu.copy())
+        arguments = {"s": s, "theta": theta, "xhat": step.xhat, "H": step.H, "D": step.D, "nu": nu}
+        out = call_answer(answer, "uoro_update", arguments)
         if out is None:
             return "none", "Your function returns None: write its body."
         if not isinstance(out, tuple | list) or len(out) != 2:
-            return "shape", "Return a pair (s_new, theta_new)."
+            return "shape", f"Return a pair (s_new, theta_new); got {describe(out)}."
         s_new, theta_new = (np.asarray(a, dtype=np.float64) for a in out)
         if s_new.shape != (n,) or theta_new.shape != (K, k):
             return "shape", (
@@ -197,12 +225,18 @@ def _diagnose_update(answer: Callable, cell, s, theta, step) -> tuple[str, str]:
             return "finite", "The result contains inf or nan."
         s_list.append(s_new)
         theta_list.append(theta_new)
+        raw.append(tuple(out))
     s_new, theta_new = np.array(s_list), np.array(theta_list)
     ref_s, ref_theta = _okcore_uoro(cell, s, theta, step, nus)
     if np.allclose(s_new, ref_s, rtol=1e-9, atol=1e-12 * np.abs(ref_s).max()) and np.allclose(
         theta_new, ref_theta, rtol=1e-9, atol=1e-12 * np.abs(ref_theta).max()
     ):
         return "ok", ""
+    precision = precision_message(raw, list(zip(ref_s, ref_theta, strict=True)))
+    if precision:
+        return "precision", precision
+    if any(np.asarray(a).dtype.kind == "f" and np.asarray(a).dtype.itemsize < 8 for pair in raw for a in pair):
+        return "precision", FLOAT32 + "."
     Hs = step.H @ s
     old = Hs[:, None, None] * theta[None]  # H s̃ θ̃ᵀ, as an (n, K, k) array
     F = np.einsum("p,aq->apq", step.xhat, step.D)
@@ -240,9 +274,35 @@ def _diagnose_update(answer: Callable, cell, s, theta, step) -> tuple[str, str]:
             f"Unbiased (checked over all {N} sign vectors), but the variance is {var / ref_var:.3g} times the "
             "balanced minimum: the scales are not balanced. Use ρ0 = √(‖θ̃‖/‖H s̃‖) and ρ1 = √(‖νᵀF‖/√n)."
         )
+    relation = relate_factors(
+        (s_new, theta_new),
+        (ref_s, ref_theta),
+        lambda a, b: a[:, :, None, None] * b[:, None],
+        nus,
+        {"−ν": lambda nu: -nu},
+    )
+    if relation.kind == "sign":
+        return "split", (
+            "Unbiased, with the balanced variance, and every product s̃'θ̃'ᵀ equals okcore's, but for some ν you "
+            "return (−s̃', −θ̃'): a sign sits on the other factor. Attach ν as okcore does: s̃' = ρ0 H s̃ + ρ1 ν and "
+            "θ̃' = θ̃/ρ0 + (νᵀF)/ρ1."
+        )
+    if relation.kind == "relabel":
+        return "split", (
+            "Unbiased, with the balanced variance, but your update for ν is okcore's for −ν: ν and νᵀF must both "
+            "enter with a plus sign, s̃' = ρ0 H s̃ + ρ1 ν and θ̃' = θ̃/ρ0 + (νᵀF)/ρ1."
+        )
+    if relation.kind == "scale":
+        low, high = relation.scales
+        factor = f"{low:.3g}" if np.isclose(low, high) else f"between {low:.3g} and {high:.3g}"
+        return "split", (
+            f"Unbiased, with the balanced variance, and every product s̃'θ̃'ᵀ equals okcore's, but your s̃' is okcore's "
+            f"times {factor} (and θ̃' divided by it): the ratio ρ0/ρ1 is right, the common scale is not. Use exactly "
+            "ρ0 = √(‖θ̃‖/‖H s̃‖) and ρ1 = √(‖νᵀF‖/√n)."
+        )
     return "split", (
-        "Unbiased, with the minimal variance, but the factors are split differently from UORO's (the products "
-        "s̃'θ̃'ᵀ may agree). Use exactly ρ0 = √(‖θ̃‖/‖H s̃‖) and ρ1 = √(‖νᵀF‖/√n)."
+        "Unbiased, with the minimal variance, but not okcore's outcome for each ν. Use exactly ρ0 = √(‖θ̃‖/‖H s̃‖) "
+        "and ρ1 = √(‖νᵀF‖/√n), with s̃' = ρ0 H s̃ + ρ1 ν and θ̃' = θ̃/ρ0 + (νᵀF)/ρ1."
     )
 
 

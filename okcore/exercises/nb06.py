@@ -1,5 +1,6 @@
-"""Exercises of notebook 06 (Kronecker sums): the best pair for KF's sign trick, an unbiased sign-mixing
-compression of one's own, and an unbiased scheme whose coefficients are not all 1 on a step with dependent terms."""
+"""Exercises of notebook 06 (Kronecker sums): a prediction of the best pair for KF's sign trick, an unbiased
+sign-mixing compression of one's own that beats KF-avg, and an unbiased scheme whose coefficients are not all 1 on a
+step with dependent terms."""
 
 from __future__ import annotations
 
@@ -44,46 +45,56 @@ def _reference_pair() -> tuple[int, int]:
     return min(variances, key=variances.get)
 
 
-@exercise("06.1", "the best pair for KF merging", _reference_pair)
+@exercise("06.1", "predict: the best pair for KF merging", _reference_pair)
 def _check_pair(answer: Any) -> tuple[bool, str]:
     try:
         i, j = (int(x) for x in answer)
     except (TypeError, ValueError):
         return False, "Give a pair (i, j) of term numbers, counting from 1."
-    variances = _pair_variances()
     N = exercise_instance().rank + 1
     pair = (min(i, j), max(i, j))
     best = _reference_pair()
     if pair == best:
-        worst = max(variances.values())
-        return True, f"It adds {variances[best]:.3g}; the worst pair adds {worst:.3g}."
+        return True, (
+            "The two terms with the smallest products ‖v_j‖‖M_j‖: merging them costs about twice the product of the "
+            "four norms. The next cell computes every pair."
+        )
     zero_based = " (Counting from 0? The terms are numbered from 1.)" if (pair[0] + 1, pair[1] + 1) == best else ""
-    if pair not in variances:
+    if i == j or not (1 <= pair[0] and pair[1] <= N):
         return False, f"Pick two different term numbers from 1 to {N}.{zero_based}"
     return False, (
-        f"Merging {pair} adds {variances[pair]:.3g}; another pair adds less. Compare all pairs, e.g. with "
-        f"exact_moments(kf_pair_scheme(...)).{zero_based}"
+        "Another pair adds less. Merging terms a ⊗ B and b ⊗ C with balancing adds V* = 2‖a‖‖B‖‖b‖‖C‖ + "
+        "2⟨a, b⟩⟨B, C⟩ (notebook 05): compare the products ‖v_j‖‖M_j‖ of the four terms." + zero_based
     )
 
 
 # --- 06.2: an unbiased sign-mixing scheme -------------------------------------------------------------------
 
 
-def _instance():
+def mixing_instance() -> Instance:
+    """The step of exercise 06.2: a rank-2 sum of a small gated cell and its next step (three independent terms)."""
     rng = np.random.default_rng(602)
     cell = GatedCell(2, 3, rng)
     return make_instance(cell, 2, rng)
 
 
 def _reference_mixing() -> tuple[np.ndarray, np.ndarray]:
-    # Two new terms; the third old term is shared between them with weight 1/√2 on each side, so that its
-    # diagonal coefficient is 1/2 + 1/2 = 1 (KF-avg's idea without the balancing).
-    h = 1.0 / np.sqrt(2.0)
-    alpha = np.array([[1.0, 0.0, h], [0.0, 1.0, h]])
-    return alpha, alpha.copy()
+    # Keep the term with the largest ‖v_j‖‖M_j‖ exactly, in a row of its own (its sign squares to 1), and merge the
+    # other two in the second row with KF's balancing: α = √(‖M‖/‖v‖), β = 1/α gives both parts of a pair the same
+    # norm. Every coefficient c_i = Σ_j α_ji β_ji is 1, so the scheme is unbiased.
+    inst = mixing_instance()
+    size = np.linalg.norm(inst.v, axis=1) * np.linalg.norm(inst.M.reshape(3, -1), axis=1)
+    kept = int(np.argmax(size))
+    balance = np.sqrt(np.linalg.norm(inst.M.reshape(3, -1), axis=1) / np.linalg.norm(inst.v, axis=1))
+    alpha, beta = np.zeros((2, 3)), np.zeros((2, 3))
+    alpha[0, kept] = beta[0, kept] = 1.0
+    for i in range(3):
+        if i != kept:
+            alpha[1, i], beta[1, i] = balance[i], 1.0 / balance[i]
+    return alpha, beta
 
 
-@exercise("06.2", "an unbiased sign-mixing scheme", _reference_mixing)
+@exercise("06.2", "a sign-mixing scheme that beats KF-avg", _reference_mixing)
 def _check_mixing(answer: Any) -> tuple[bool, str]:
     try:
         alpha, beta = (np.asarray(a, dtype=float) for a in answer)
@@ -93,7 +104,7 @@ def _check_mixing(answer: Any) -> tuple[bool, str]:
         return False, f"alpha and beta should both have shape (r, r+1) = (2, 3), got {alpha.shape} and {beta.shape}."
     if not (np.all(np.isfinite(alpha)) and np.all(np.isfinite(beta))):
         return False, "alpha and beta should be finite."
-    inst = _instance()
+    inst = mixing_instance()
     moments = exact_moments(sign_mixing_scheme(inst.v, inst.M, alpha, beta), inst.target)
     diag = np.einsum("ji,ji->i", alpha, beta)
     if moments.bias > 1e-9:
@@ -105,7 +116,16 @@ def _check_mixing(answer: Any) -> tuple[bool, str]:
             f"the coefficient Σ_j α_ji β_ji of every term i must be 1; yours are off for term(s) {bad}."
         )
     kf_avg = exact_moments(kf_avg_scheme(inst.v, inst.M), inst.target).variance
-    return True, f"Unbiased. Its per-step variance is {moments.variance:.3g} (KF-avg: {kf_avg:.3g})."
+    if moments.variance >= kf_avg:
+        return False, (
+            f"Unbiased, but it adds {moments.variance:.3g}, not less than KF-avg's {kf_avg:.3g}. Which terms are "
+            "large (‖v_j‖‖M_j‖)? A term alone in a row is carried exactly; what a merge costs depends on the sizes "
+            "of the terms it merges, and on balancing their two factors."
+        )
+    return True, (
+        f"Unbiased, and it adds {moments.variance:.3g} against KF-avg's {kf_avg:.3g} "
+        f"({kf_avg / moments.variance:.3g} times less)."
+    )
 
 
 # --- 06.3: dependent terms ----------------------------------------------------------------------------------
@@ -116,7 +136,7 @@ def repeated_instance() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     P = Σ_j v_j ⊗ M_j = 2 v_1 ⊗ M_1 + v_2 ⊗ M_2, of Kronecker rank 2: the three terms are linearly dependent.
     """
-    inst = _instance()
+    inst = mixing_instance()
     v = np.stack([inst.v[0], inst.v[1], inst.v[0]])
     M = np.stack([inst.M[0], inst.M[1], inst.M[0]])
     return v, M, np.einsum("jp,jaq->apq", v, M)

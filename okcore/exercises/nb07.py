@@ -16,7 +16,7 @@ import numpy as np
 from okcore.cells import GatedCell, TanhCell
 from okcore.demos.ksums import Instance, all_sign_patterns, kron_sum, make_instance, random_tokens
 from okcore.demos.ok_step import code_split_variance, ok_estimator_outputs, split_noise
-from okcore.exercises import exercise
+from okcore.exercises import FLOAT32, call_answer, describe, exercise
 from okcore.lowrank import minimal_variance, mixing_coefficients, split
 
 # --- 07.1: the keep/mix rule ----------------------------------------------------------------------------------
@@ -133,7 +133,7 @@ def _check_keep_mix(answer: Any) -> tuple[bool, str]:
         return False, "Give a function keep_mix(sigma) returning (keep, mix)."
     cases = _keep_mix_cases(np.random.default_rng())
     for sigma in cases:
-        result = answer(sigma.copy())
+        result = call_answer(answer, "keep_mix", {"sigma": sigma})
         if result is None:
             return False, "keep_mix returned None: return the pair (keep, mix)."
         masks = _as_masks(result, sigma.size)
@@ -231,6 +231,133 @@ def _step_instances(rank: int, rng: np.random.Generator, count: int = 3) -> list
     return out
 
 
+# Mistakes in one OK step that the checker recognises from the mean of the reader's results over all sign vectors.
+# Each entry: (the part that is wrong, how to compute that wrong step's mean, the message).
+_CORES = {
+    "right": lambda Rv, RM: Rv @ RM.T,
+    "C transposed (R_M R_vᵀ)": lambda Rv, RM: RM @ Rv.T,
+    "R_v R_M": lambda Rv, RM: Rv @ RM,
+    "R_vᵀ R_M": lambda Rv, RM: Rv.T @ RM,
+}
+
+
+def _variant_mean(inst: Instance, *, use_H: bool = True, core: str = "right", vt: bool = False, weight: str = "σ"):
+    """The mean over all sign vectors of an OK step built with one deliberate change (dense, (n, K, k)).
+
+    The mean is Σ_i g_i ũ_i ⊗ Ã_i, with the step's bases (ũ_i, Ã_i) and g_i = Σ_j R_ji² the weight of direction i:
+    σ_i for OK; the changes are the propagation by H left out, a wrong core, V̄ᵀ used for V̄, and other weights.
+    """
+    st, r = inst.step, inst.rank
+    HA = np.einsum("ab,jbq->jaq", st.H, inst.A) if use_H else inst.A
+    Qv, Rv = np.linalg.qr(np.concatenate([inst.u, st.xhat[None]]).T)
+    QM, RM = np.linalg.qr(np.concatenate([HA, st.D[None]]).reshape(r + 1, -1).T)
+    U, sig, Vt = np.linalg.svd(_CORES[core](Rv, RM))
+    u_t = (Qv @ U).T
+    A_t = (QM @ (Vt if vt else Vt.T)).T.reshape(r + 1, *st.D.shape)
+    g = {"σ": sig, "σ²": sig**2, "1": np.ones_like(sig)}[weight]
+    return np.einsum("i,ip,iaq->apq", g, u_t, A_t)
+
+
+_MISTAKES = (
+    (
+        "H",
+        {"use_H": False},
+        "H is missing: your step compresses Σ u_j ⊗ A_j + x̂ ⊗ D. The old terms must be propagated first, "
+        "M_j = H A_j (notebook 03: H(u ⊗ A) = u ⊗ (HA)).",
+    ),
+    *(
+        (
+            "core",
+            {"core": name},
+            f"The core is wrong: you use {name}. With the v_j as the columns of Vᵀ = Q_v R_v and the flattened M_j as "
+            "the columns of Q_M R_M, P = Q_v (R_v R_Mᵀ) Q_Mᵀ: the core is C = R_v R_Mᵀ.",
+        )
+        for name in list(_CORES)[1:]
+    ),
+    (
+        "basis",
+        {"vt": True},
+        "The matrix basis is wrong: np.linalg.svd returns Vt = V̄ᵀ, and Ã_i is column i of Q_M V̄ = Q_M Vt.T (row i of "
+        "Vt), not of Q_M Vt.",
+    ),
+    (
+        "scale",
+        {"weight": "σ²"},
+        "The scale is wrong: direction i must get the coefficients s_i R_ji on both sides with Σ_j R_ji² = σ_i, so "
+        "√σ enters each side (at r = 1, R = (√σ_1, −√σ_2)), not σ.",
+    ),
+    (
+        "scale",
+        {"weight": "1"},
+        "The scale is missing: direction i must get the coefficients s_i R_ji on both sides with Σ_j R_ji² = σ_i "
+        "(at r = 1, R = (√σ_1, −√σ_2)); yours give every direction the weight 1.",
+    ),
+)
+
+
+def _in_singular_basis(X: np.ndarray, inst: Instance) -> np.ndarray:
+    """⟨X, ũ_i ⊗ Ã_j⟩ for the singular pairs of the step's P: diag(σ) for P itself."""
+    u_t, A_t = _singular_pairs(inst)
+    return np.einsum("apq,ip,jaq->ij", X, u_t, A_t)
+
+
+def _singular_pairs(inst: Instance) -> tuple[np.ndarray, np.ndarray]:
+    st, r = inst.step, inst.rank
+    HA = np.einsum("ab,jbq->jaq", st.H, inst.A)
+    Qv, Rv = np.linalg.qr(np.concatenate([inst.u, st.xhat[None]]).T)
+    QM, RM = np.linalg.qr(np.concatenate([HA, st.D[None]]).reshape(r + 1, -1).T)
+    U, _, Vt = np.linalg.svd(Rv @ RM.T)
+    return (Qv @ U).T, (QM @ Vt.T).T.reshape(r + 1, *st.D.shape)
+
+
+def _mixing_all_infeasible(sigma: np.ndarray) -> bool:
+    """True if mixing all r + 1 values is infeasible: the largest is above their common level S/r."""
+    r = sigma.size - 1
+    return r >= 2 and r * float(sigma.max()) > float(sigma.sum()) * (1 + 1e-12)
+
+
+def _infeasible_message(sigma: np.ndarray) -> str:
+    r = sigma.size - 1
+    mu = float(sigma.sum()) / r
+    return (
+        f"Mixing all r + 1 = {r + 1} values is infeasible here: σ_1 = {sigma.max():.4g} is above their common level "
+        f"μ = S/r = {mu:.4g}, so w_1² = 1 − σ_1/μ would be negative and no unbiased mixing of that set exists. Keep "
+        "the values the keep/mix rule keeps (exercise 07.1), exactly, and mix only the rest."
+    )
+
+
+def _diagnose_bias(mean: np.ndarray, inst: Instance, scale: float) -> str:
+    """What is wrong in a biased OK step, from the mean of its results over all sign vectors."""
+    tol = 1e-6 * scale
+    for _, change, message in _MISTAKES:
+        if np.linalg.norm(mean - _variant_mean(inst, **change)) <= tol:
+            return message
+    sigma = inst.sigma
+    C = _in_singular_basis(mean, inst)
+    u_t, A_t = _singular_pairs(inst)
+    outside = np.linalg.norm(mean - np.einsum("ij,ip,jaq->apq", C, u_t, A_t))
+    off = np.linalg.norm(C - np.diag(np.diag(C)))
+    keep, _ = split(sigma)
+    if _mixing_all_infeasible(sigma) and keep.any() and np.any(np.abs(np.diag(C) - sigma)[keep] > 1e-6 * scale):
+        return "infeasible"
+    if outside > 1e-6 * scale:
+        return (
+            "The new factors leave the span of the step's terms: build u'_j from the ũ_i and A'_j from the Ã_i only "
+            "(the columns of Q_v U and of Q_M V̄)."
+        )
+    if off > 1e-6 * scale:
+        return (
+            f"In the singular basis of P the mean of your results has off-diagonal entries (up to "
+            f"{np.abs(C - np.diag(np.diag(C))).max():.3g}): the directions are not P's singular pairs. Check the core "
+            "C = R_v R_Mᵀ, ũ_i = column i of Q_v U and Ã_i = column i of Q_M V̄ (V̄ = Vt.T)."
+        )
+    return (
+        f"In the singular basis of P the mean of your results is diagonal, but its diagonal is "
+        f"{np.round(np.diag(C), 4).tolist()} instead of σ = {np.round(sigma, 4).tolist()}: the weights of the "
+        "directions are wrong. Direction i needs s_i R_ji on both sides with Σ_j R_ji² = σ_i."
+    )
+
+
 def _check_ok_step(answer: Any, rank: int, name: str) -> tuple[bool, str]:
     if not callable(answer):
         return False, f"Give a function {name}(u, A, H, xhat, D, s) returning (u_new, A_new)."
@@ -240,32 +367,54 @@ def _check_ok_step(answer: Any, rank: int, name: str) -> tuple[bool, str]:
         u, A = (inst.u[0], inst.A[0]) if rank == 1 else (inst.u, inst.A)
         shape_u, shape_A = u.shape, A.shape
         P = inst.target
-        scale2 = float(np.sum(P * P))
-        outs = []
+        scale = float(np.linalg.norm(P))
+        outs, low_precision = [], False
         for s in patterns:
-            res = answer(u.copy(), A.copy(), st.H.copy(), st.xhat.copy(), st.D.copy(), s.copy())
+            arguments = {"u": u, "A": A, "H": st.H, "xhat": st.xhat, "D": st.D, "s": s}
+            res = call_answer(answer, name, arguments)
             if res is None:
                 return False, f"{name} returned None: return the pair (u_new, A_new)."
-            try:
-                u_new, A_new = (np.asarray(x, dtype=float) for x in res)
-            except (TypeError, ValueError):
-                return False, "Return a pair of arrays (u_new, A_new)."
+            if not isinstance(res, tuple | list) or len(res) != 2:
+                return False, f"Return a pair of arrays (u_new, A_new); got {describe(res)}."
+            low_precision |= any(np.asarray(x).dtype.kind == "f" and np.asarray(x).dtype.itemsize < 8 for x in res)
+            u_new, A_new = (np.asarray(x, dtype=float) for x in res)
             if u_new.shape != shape_u or A_new.shape != shape_A:
                 return False, (
                     f"The new factors keep the shapes of the old ones: u {shape_u} and A {shape_A}, got "
                     f"{u_new.shape} and {A_new.shape}."
                 )
             if not (np.all(np.isfinite(u_new)) and np.all(np.isfinite(A_new))):
-                return False, "The result contains NaN or inf."
+                if _mixing_all_infeasible(inst.sigma):
+                    return False, f"The result contains NaN or inf. {_infeasible_message(inst.sigma)}"
+                return False, (
+                    "The result contains NaN or inf: a square root of a negative number, or a division by zero? "
+                    "With the keep/mix rule every w_i² = 1 − σ_i/μ is >= 0."
+                )
             outs.append(kron_sum(u_new.reshape(rank, -1), A_new.reshape(rank, *st.D.shape)))
         outs = np.stack(outs)
-        mean_dev = float(np.linalg.norm(outs.mean(axis=0) - P)) / np.sqrt(scale2)
+        if low_precision:
+            return False, FLOAT32 + "."
+        mean = outs.mean(axis=0)
+        mean_dev = float(np.linalg.norm(mean - P)) / scale
         if mean_dev > 1e-8:
+            if mean_dev <= 1e-5:
+                return False, (
+                    f"Unbiased only to {mean_dev:.1g} (relative), not to float64 precision (about 1e-12): is a part "
+                    "computed in float32, or a small constant (an ε) added somewhere?"
+                )
             hint = ""
-            if np.linalg.norm(outs.mean(axis=0)) < 1e-8 * np.sqrt(scale2):
+            if np.linalg.norm(mean) < 1e-8 * scale:
                 hint = " The average is 0: a sign must multiply both factors of a direction, so that it squares to 1."
-            elif np.allclose(outs, outs[0], atol=1e-12 * np.sqrt(scale2)):
+            elif np.allclose(outs, outs[0], atol=1e-12 * scale):
                 hint = " The result does not depend on the signs: use s_i on the coefficients of direction i."
+            else:
+                diagnosis = _diagnose_bias(mean, inst, scale)
+                if diagnosis == "infeasible":
+                    return False, (
+                        f"Infeasible mixing. {_infeasible_message(inst.sigma)} (Averaged over all {len(patterns)} sign "
+                        f"vectors, your step misses H G̃ + F by {mean_dev:.2g}, relative: it is biased.)"
+                    )
+                hint = " " + diagnosis
             return False, (
                 f"Biased: averaged over all {len(patterns)} sign vectors, the new sum misses "
                 f"Σ_j v_j ⊗ M_j = H G̃ + F by {mean_dev:.2g} (relative).{hint}"
@@ -273,7 +422,7 @@ def _check_ok_step(answer: Any, rank: int, name: str) -> tuple[bool, str]:
         errors = np.sum((outs - P) ** 2, axis=(1, 2, 3))
         sigma = inst.sigma
         best = minimal_variance(sigma)
-        if errors.mean() > best * (1 + 1e-7) + 1e-14 * scale2:
+        if errors.mean() > best * (1 + 1e-7) + 1e-14 * scale**2:
             hint = ""
             if np.isclose(errors.mean(), code_split_variance(sigma), rtol=1e-6):
                 hint = (
@@ -285,7 +434,7 @@ def _check_ok_step(answer: Any, rank: int, name: str) -> tuple[bool, str]:
                 f"optimum minimal_variance(σ) = {best:.4g}.{hint}"
             )
         ok_outs = ok_estimator_outputs(cell, inst, patterns)
-        tol = 1e-8 * np.sqrt(scale2)
+        tol = 1e-8 * scale
         index = {tuple(p): i for i, p in enumerate(patterns)}
         # a singular pair is fixed only up to a common sign, which acts like flipping its s_i: look for one
         # orientation ε with answer(s) = OK(ε ∘ s) for every s

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from okcore.demos.proof import lower_bound
-from okcore.exercises import exercise
+from okcore.exercises import call_number, exercise
 from okcore.lowrank import split
 
 # --- 08.1: the bound for a given Y ---------------------------------------------------------------------------
@@ -42,10 +42,7 @@ def _check_bound(answer: Any) -> tuple[bool, str]:
     if not callable(answer):
         return False, "Give a function bound(Y, P, r) returning a number."
     for Y, P, r in _bound_cases(np.random.default_rng()):
-        try:
-            got = float(answer(Y.copy(), P.copy(), r))
-        except (TypeError, ValueError):
-            return False, "bound(Y, P, r) should return one number."
+        got = call_number(answer, "bound", {"Y": Y, "P": P, "r": r})
         want = lower_bound(Y, P, r)
         if np.isclose(got, want, rtol=1e-9, atol=1e-9):
             continue

@@ -1,10 +1,11 @@
-"""Exercises of notebook 09 (noise explorer): reading the noise of the estimators off the dashboard.
+"""Exercises of notebook 09 (noise explorer): predictions about the noise of the estimators, made before the
+dashboard or the cell that measures them.
 
-Every answer can be read from the dashboard (the readout's "mean over t" column, which the rank plot shows too) or
-computed with :func:`okcore.explorer.noise_curves`; all of them use the relative variance averaged over t = 1..T at
-the setting ``SETTING`` (the dashboard's default view), with one control changed where the question says so. The
-checkers compare with fresh measurements by :mod:`okcore.explorer`. Numbers read off the readout carry 3 significant
-digits, so ratios are accepted within 1 %.
+All of them are about the relative variance averaged over t = 1..T at the setting ``SETTING`` (the dashboard's default
+view), with one control changed where the question says so. 09.1 (the order of the four estimators) is checked
+against the measurement; 09.2 and 09.4 against ranges that follow from the argument the question asks for (the
+notebook measures the values and asserts that they lie in these ranges); 09.3 (the number of KF chains that match
+OK) against the number that the readout and KF-avg's 1/r law give, within 10 %.
 """
 
 from __future__ import annotations
@@ -61,50 +62,71 @@ def _check_order(answer: Any) -> tuple[bool, str]:
     return False, "Not that order. Compare the 'mean over t' column of the readout at the default view (r = 2)."
 
 
-# --- 09.4: UORO and KF when n doubles -------------------------------------------------------------------------
+# --- 09.4: UORO and KF when n doubles (a prediction) ------------------------------------------------------
+
+# Accepted predictions. UORO starts at V_1 = n − 1, which goes from 15 to 31 (a factor 2.07), and its noise stays near
+# a multiple of that floor; KF stores F_t exactly and its noise stays of order one.
+DOUBLING_RANGES = {"UORO": (1.6, 2.6), "KF": (0.5, 2.0)}
 
 
 def _reference_doubling() -> dict[str, float]:
     return {name: mean_noise(name, n_hidden=32) / mean_noise(name, n_hidden=16) for name in ("UORO", "KF")}
 
 
-@exercise("09.4", "UORO and KF when n doubles", _reference_doubling)
+@exercise("09.4", "predict: UORO and KF when n doubles", _reference_doubling)
 def _check_doubling(answer: Any) -> tuple[bool, str]:
     if not isinstance(answer, dict) or set(answer) != {"UORO", "KF"}:
-        return False, 'Give a dict {"UORO": ratio, "KF": ratio} of noise at n = 32 over noise at n = 16.'
+        return False, 'Give a dict {"UORO": factor, "KF": factor}: noise at n = 32 over noise at n = 16.'
     if not all(_is_number(v) for v in answer.values()):
-        return False, "The two ratios must be finite numbers."
-    want = _reference_doubling()
-    wrong = [name for name in want if not _close(answer[name], want[name])]
-    if not wrong:
-        return True, ""
-    if all(_close(1.0 / answer[name], want[name]) for name in wrong if answer[name] != 0):
-        return False, "Those look inverted: divide the noise at n = 32 by the noise at n = 16."
-    return False, f"Not yet right for {', '.join(wrong)}: use the mean over t at n = 16 and at n = 32, r = {RANK}."
+        return False, "The two factors must be finite numbers."
+    messages = []
+    low, high = DOUBLING_RANGES["UORO"]
+    if not low <= answer["UORO"] <= high:
+        messages.append(
+            "UORO: V_1 = n − 1 goes from 15 to 31 when n doubles, and UORO's noise stays near a multiple of that floor."
+        )
+    low, high = DOUBLING_RANGES["KF"]
+    if not low <= answer["KF"] <= high:
+        messages.append(
+            "KF: it stores G_1 = x̂_1 ⊗ D_1 exactly and only merges two products per step; does anything in that grow "
+            "with n, relative to ‖G_t‖²?"
+        )
+    if messages:
+        return False, " ".join(messages)
+    return True, "A sound prediction; the cells below measure both."
 
 
-# --- 09.2: OK from r = 2 to r = 4 -----------------------------------------------------------------------------
+# --- 09.2: OK from r = 2 to r = 4 (a prediction) ---------------------------------------------------------------
+
+# Accepted predictions: more than KF-avg's factor 2, because OK mixes only the tail of a fast-decaying spectrum (at
+# r = 2 and r = 4 the top terms of notebook 03's network carry 99% and 99.9%); any factor from 5 up is sound.
+OK_DROP_RANGE = (5.0, 1e4)
 
 
 def _reference_ok_drop() -> float:
     return mean_noise("OK", 2) / mean_noise("OK", 4)
 
 
-@exercise("09.2", "how much OK's noise drops from r = 2 to r = 4", _reference_ok_drop)
+@exercise("09.2", "predict: how much OK's noise drops from r = 2 to r = 4", _reference_ok_drop)
 def _check_ok_drop(answer: Any) -> tuple[bool, str]:
     if not _is_number(answer):
-        return False, "Give one number: OK's noise at r = 2 divided by its noise at r = 4."
-    want = _reference_ok_drop()
-    if _close(answer, want):
-        return True, ""
-    if answer != 0 and _close(1.0 / answer, want):
-        return False, "That is the inverse: divide the noise at r = 2 by the noise at r = 4 (a factor > 1)."
-    if _close(answer, 2.0, 0.2):
-        return False, "A factor of about 2 is what averaging would give (KF-avg); OK drops much faster. Measure it."
-    return False, "Read the 'mean over t' of OK at r = 2 and at r = 4 and divide."
+        return False, "Give one number: your predicted factor, OK's noise at r = 2 divided by its noise at r = 4."
+    low, high = OK_DROP_RANGE
+    if low <= answer <= high:
+        return True, "A sound prediction; the rank sweep below measures it."
+    if 0 < answer < 1:
+        return False, "That would be an increase: give the noise at r = 2 divided by the noise at r = 4 (a factor > 1)."
+    if answer > high:
+        return False, "More than ten thousand? OK still has to mix the smallest values at r = 4."
+    return False, (
+        "A factor of about 2 is what averaging gives (KF-avg). OK keeps the r largest singular values exactly and "
+        "mixes only the tail; how fast does the Kronecker spectrum of G_t fall (notebook 03)?"
+    )
 
 
 # --- 09.3: how many KF chains match OK at r = 2 ---------------------------------------------------------------
+
+_CHAINS_RTOL = 0.1
 
 
 def _reference_chains() -> int:
@@ -117,8 +139,8 @@ def _check_chains(answer: Any) -> tuple[bool, str]:
     if isinstance(answer, bool) or not isinstance(answer, numbers.Integral):
         return False, "Give a whole number of chains r."
     want = _reference_chains()
-    if abs(int(answer) - want) <= max(1, round(0.02 * want)):
-        return True, f"(The reference is {want}: {want / 2:.3g} times the memory of OK at r = 2.)"
+    if abs(int(answer) - want) <= max(1, round(_CHAINS_RTOL * want)):
+        return True, "The next cell runs KF-avg with that many chains."
     if int(answer) <= 8:
         return False, "Far more than the slider goes: KF-avg(r) has variance KF / r. Solve KF / r <= OK(r = 2)."
-    return False, "Use KF-avg(r) = KF / r with the mean-over-t values of KF and of OK at r = 2."
+    return False, "Use KF-avg(r) = KF / r with the 'mean over t' values of KF and of OK at r = 2 in the readout."

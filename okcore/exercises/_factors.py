@@ -1,0 +1,61 @@
+"""How a reader's two-factor update relates to okcore's, sign pattern by sign pattern.
+
+UORO keeps s̃θ̃ᵀ and KF-RTRL keeps u ⊗ A: the same product can be split into two factors in many ways, and the same
+set of outcomes can be produced with the random signs attached differently. When a reader's update is unbiased and
+has the balanced variance but is not okcore's, :func:`relate_factors` says which of these it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Relation:
+    """``kind`` is "same", "sign" (some outcomes are okcore's with both factors negated), "scale" (okcore's factors
+    times λ and 1/λ, λ in ``scales``), "relabel" (okcore's outcomes for the signs mapped by ``relabel``) or "other"."""
+
+    kind: str
+    scales: tuple[float, float] = (1.0, 1.0)
+    relabel: str = ""
+
+
+def _close(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.allclose(a, b, rtol=1e-9, atol=1e-12 * max(1.0, float(np.abs(b).max()))))
+
+
+def relate_factors(
+    mine: tuple[np.ndarray, np.ndarray],
+    ref: tuple[np.ndarray, np.ndarray],
+    product: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    patterns: np.ndarray,
+    relabels: Mapping[str, Callable[[np.ndarray], np.ndarray]],
+) -> Relation:
+    """Compare the reader's factors ``mine`` = (first, second), one row per sign pattern, with okcore's ``ref``.
+
+    ``product(first, second)`` forms the estimates (one row per pattern); ``patterns`` (N, ...) are the signs of the
+    rows; ``relabels`` maps a description (e.g. "−ν") to a function of a pattern giving the pattern it stands for.
+    """
+    m1, m2 = mine
+    r1, r2 = ref
+    if _close(m1, r1) and _close(m2, r2):
+        return Relation("same")
+    prods, ref_prods = product(m1, m2), product(r1, r2)
+    if _close(prods, ref_prods):
+        flat_m, flat_r = m1.reshape(len(m1), -1), r1.reshape(len(r1), -1)
+        lam = np.sum(flat_m * flat_r, axis=1) / np.sum(flat_r * flat_r, axis=1)
+        if np.allclose(np.abs(lam), 1.0, rtol=1e-8):
+            return Relation("sign")
+        return Relation("scale", (float(np.abs(lam).min()), float(np.abs(lam).max())))
+    index = {tuple(np.ravel(p)): i for i, p in enumerate(patterns)}
+    for name, relabel in relabels.items():
+        try:
+            order = [index[tuple(np.ravel(relabel(p)))] for p in patterns]
+        except KeyError:
+            continue
+        if _close(prods, ref_prods[order]):
+            return Relation("relabel", relabel=name)
+    return Relation("other")
