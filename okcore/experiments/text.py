@@ -12,6 +12,8 @@
 4. ``exact/``: exact RTRL at the smaller n = :data:`EXACT_HIDDEN` (its step costs O(n⁴)), with OK r = 4 and
    TBPTT τ = 100 at the same size and :data:`EXACT_STEPS` steps, as a reference for what an exact online
    gradient gives. Exact RTRL takes OK r = 4's rate.
+5. ``lr-check/``: OK r = 4 for the whole run at the rate that came second in its sweep (:data:`RATE_CHECK`), to
+   see whether the sweep's short horizon chose a rate too large for 80,000 steps.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ __all__ = [
     "COMPUTE_METHODS",
     "COMPUTE_FACTOR",
     "EXACT_HIDDEN",
+    "RATE_CHECK",
     "text_runs",
     "method_key",
     "load_text_groups",
@@ -96,6 +99,9 @@ TEXT_LR: dict[tuple, float] = {
 
 COMPUTE_METHODS: list[Method] = [("tbptt", None, 100, "block"), ("tbptt", None, 16, "sliding")]
 COMPUTE_FACTOR = {("tbptt", None, 100, "block"): 8, ("tbptt", None, 16, "sliding"): 3}
+
+# A check of the sweep's short horizon: OK r = 4 at the runner-up rate of its sweep, for the whole run.
+RATE_CHECK: list[tuple[Method, float]] = [(("ok", 4, None, "block"), 2e-3)]
 
 EXACT_HIDDEN = 32
 EXACT_STEPS = 20_000
@@ -158,6 +164,9 @@ def text_runs() -> list[tuple[str, dict]]:
             settings = TEXT_SETTINGS | {"hidden": EXACT_HIDDEN, "steps": EXACT_STEPS}
             config = _config(method, **settings, lr=lr, seed=seed)
             runs.append(("exact/" + run_name(config), config))
+    for method, lr in RATE_CHECK:
+        config = _config(method, **TEXT_SETTINGS, lr=lr, seed=TEXT_SEEDS[0])
+        runs.append(("lr-check/" + run_name(config | {"lr_tag": _lr_tag(lr)}), config))
     return runs
 
 
@@ -237,11 +246,16 @@ def curve_by(group: Group, field: str, x: str = "step") -> tuple[np.ndarray, np.
     return cpu.mean(axis=0), values
 
 
-def plot_bpc(ax: object, groups: dict[str, Group], x: str = "step", field: str = "valid_bpc", **style: object) -> None:
-    """Each group's ``field`` against ``x`` ("step" or "cpu_s"): the mean over seeds as a line in the method's
-    palette colour (:func:`okcore.plotting.run_style`), min to max as a band; ``style`` overrides the line's."""
+def plot_bpc(
+    ax: object, groups: dict[str, Group], x: str = "step", field: str = "valid_bpc", since: float = 0.0, **style: object
+) -> None:
+    """Each group's ``field`` against ``x`` ("step" or "cpu_s") from ``since`` on: the mean over seeds as a line in
+    the method's palette colour (:func:`okcore.plotting.run_style`), min to max as a band; ``style`` overrides the
+    line's."""
     for label, g in groups.items():
         xs, values = curve_by(g, field, x)
+        keep = xs >= since
+        xs, values = xs[keep], values[:, keep]
         line = run_style(g.runs[0]["config"]) | {"label": f"{label} ({len(g.runs)} seeds)"} | style
         ax.plot(xs, values.mean(axis=0), **line)
         if len(g.runs) > 1:

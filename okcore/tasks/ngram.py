@@ -15,7 +15,8 @@ in a training text. Two smoothings, so that no character gets probability 0:
   text, so that a character that only ever follows one other character (the "u" after "q") is not also given a
   large share when backing off. The recursion ends in the uniform distribution p_0(w) = 1 / V over the whole
   vocabulary, so unseen characters keep a little mass. The discount of order m is D_m = t_1 / (t_1 + 2 t_2),
-  t_i the number of m-grams whose (occurrence or continuation) count is exactly i.
+  t_i the number of m-grams whose (occurrence or continuation) count is exactly i (0.5 if no m-gram has count 1,
+  which happens only on tiny texts).
 - ``"add-k"``: p(w | h) = (c(h w) + k) / (c(h·) + k V): add ``k`` to every count of the highest order, no
   interpolation (a context with fewer than n − 1 characters, at the start of a text, uses the add-k model of its
   own length).
