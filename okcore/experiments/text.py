@@ -256,7 +256,8 @@ def plot_bpc(
         xs, values = curve_by(g, field, x)
         keep = xs >= since
         xs, values = xs[keep], values[:, keep]
-        line = run_style(g.runs[0]["config"]) | {"label": f"{label} ({len(g.runs)} seeds)"} | style
+        seeds = f"{len(g.runs)} seed" + ("s" if len(g.runs) > 1 else "")
+        line = run_style(g.runs[0]["config"]) | {"label": f"{label} ({seeds})"} | style
         ax.plot(xs, values.mean(axis=0), **line)
         if len(g.runs) > 1:
             ax.fill_between(xs, values.min(axis=0), values.max(axis=0), color=line["color"], alpha=0.15, lw=0)
