@@ -31,7 +31,7 @@ NOTEBOOKS ?= $(sort $(wildcard notebooks/*.ipynb))
 START_NOTEBOOK := notebooks/00_start_here.ipynb
 NB_TIMEOUT ?= 600
 NBVAL_FLAGS := --nbval --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env
-PYTEST_FLAGS := -p no:cacheprovider
+PYTEST_FLAGS := -p no:cacheprovider --durations=15
 
 .PHONY: help lab run execute test bench data data-copy data-text data-costs book student clean distclean venv chromium npm
 
@@ -67,16 +67,16 @@ $(VENV)/.stamp-venv:
 
 venv: $(VENV)/.stamp-venv
 
-# What a reader needs: base requirements + okcore itself (editable, so changes to okcore/ show at once).
+# What a reader needs: base requirements + okcore itself (editable, so changes to okcore/ show at once), in one
+# pip run (okcore's own dependencies are among the pinned requirements, so nothing else comes in).
+PIP_INSTALL := $(VPY) -m pip install --progress-bar off
 $(VENV)/.stamp-base: $(VENV)/.stamp-venv requirements/base.txt pyproject.toml
-	$(VPY) -m pip install -r requirements/base.txt
-	$(VPY) -m pip install --no-deps -e .
+	$(PIP_INSTALL) -r requirements/base.txt -e .
 	@touch $@
 
 # What the checks need: test requirements (which include base.txt) + okcore.
 $(VENV)/.stamp-test: $(VENV)/.stamp-venv requirements/test.txt requirements/base.txt pyproject.toml
-	$(VPY) -m pip install -r requirements/test.txt
-	$(VPY) -m pip install --no-deps -e .
+	$(PIP_INSTALL) -r requirements/test.txt -e .
 	@touch $(VENV)/.stamp-base $@
 
 # --- using the workbook -------------------------------------------------------------------------------
@@ -116,37 +116,21 @@ lab: $(VENV)/.stamp-base
 	  done ) & \
 	$(VENV_PATH) $(VBIN)/jupyter lab $(START_NOTEBOOK) $$extra
 
-# Execute every notebook headlessly. The executed copies go to a temporary folder, so the committed
-# notebooks are left as they are. Goes on after a failure and fails at the end; the folder is removed when
-# everything passed and kept (with its logs) otherwise.
+# Execute every notebook headlessly, with the executor the tests use (tools/execute.py, nbclient). The executed
+# copies go to a temporary folder, so the committed notebooks are left as they are. Goes on after a failure and
+# fails at the end; the folder is removed when everything passed and kept (with its logs) otherwise.
 run: $(VENV)/.stamp-base
 	@[ -n "$(strip $(NOTEBOOKS))" ] || { echo "error: no notebooks found in notebooks/" >&2; exit 1; }
-	@out=$$(mktemp -d "$${TMPDIR:-/tmp}/okcore-run.XXXXXX"); failed=(); total=$$(date +%s%N); \
+	@out=$$(mktemp -d "$${TMPDIR:-/tmp}/okcore-run.XXXXXX"); \
 	echo "executed copies and logs go to $$out"; \
-	for nb in $(NOTEBOOKS); do \
-	  start=$$(date +%s%N); \
-	  if $(VENV_PATH) $(VBIN)/jupyter nbconvert --to notebook --execute \
-	       --ExecutePreprocessor.timeout=$(NB_TIMEOUT) --output-dir "$$out" "$$nb" \
-	       >"$$out/$$(basename "$$nb" .ipynb).log" 2>&1; \
-	  then status=ok; else status=FAILED; failed+=("$$nb"); fi; \
-	  ds=$$(( ($$(date +%s%N) - start) / 100000000 )); \
-	  printf '%-45s %-6s %5d.%d s\n' "$$nb" "$$status" $$((ds / 10)) $$((ds % 10)); \
-	done; \
-	ds=$$(( ($$(date +%s%N) - total) / 100000000 )); \
-	printf '%-45s %-6s %5d.%d s\n' "total" "" $$((ds / 10)) $$((ds % 10)); \
-	if [ $${#failed[@]} -gt 0 ]; then \
-	  echo "failed: $${failed[*]} (the executed copies and logs are kept in $$out)" >&2; exit 1; \
-	fi; \
-	rm -rf "$$out"; echo "all notebooks ran; removed $$out"
+	if $(VENV_PATH) $(VPY) tools/execute.py --keep-going --timeout $(NB_TIMEOUT) --output-dir "$$out" $(NOTEBOOKS); \
+	then rm -rf "$$out"; echo "all notebooks ran; removed $$out"; \
+	else echo "the executed copies and logs are kept in $$out" >&2; exit 1; fi
 
 # For maintainers: re-execute the notebooks in order and save the outputs in place (then commit them).
 execute: $(VENV)/.stamp-base
 	@[ -n "$(strip $(NOTEBOOKS))" ] || { echo "error: no notebooks found in notebooks/" >&2; exit 1; }
-	@set -e; for nb in $(NOTEBOOKS); do \
-	  echo "executing $$nb"; \
-	  $(VENV_PATH) $(VBIN)/jupyter nbconvert --to notebook --execute --inplace \
-	    --ExecutePreprocessor.timeout=$(NB_TIMEOUT) "$$nb"; \
-	done
+	$(VENV_PATH) $(VPY) tools/execute.py --inplace --timeout $(NB_TIMEOUT) $(NOTEBOOKS)
 
 bench: $(VENV)/.stamp-base
 	$(VPY) benchmarks/bench_estimators.py
@@ -159,8 +143,9 @@ data-costs: $(VENV)/.stamp-base
 	$(VPY) -m okcore.costs --n 16 24 32 48 64 96 128 --repeats 9 --min-time 0.01 --max-load 0.7 --out data/costs/costs.json
 	$(VPY) -m okcore.costs --noise --n 32 128 --ranks 2 8 --out data/costs/noise.json
 
+# Every file notebook 10 reads (data/copy); SCHEDULER=tcp://HOST:8786 sends the runs to a Dask cluster instead.
 data-copy: $(VENV)/.stamp-base
-	OPENBLAS_NUM_THREADS=1 $(VPY) -m okcore.experiments copy --jobs 2 $(if $(FORCE),--force)
+	OPENBLAS_NUM_THREADS=1 $(VPY) -m okcore.experiments copy $(if $(SCHEDULER),--scheduler $(SCHEDULER),--jobs 2) $(if $(FORCE),--force)
 
 data-text: $(VENV)/.stamp-base
 	OPENBLAS_NUM_THREADS=1 $(VPY) -m okcore.experiments text --jobs 1 $(if $(FORCE),--force)
@@ -205,14 +190,19 @@ chromium:
 	  echo "error: the browser test needs Chromium: sudo apt-get install chromium" >&2; exit 1; \
 	fi
 
+# The unit tests and strict nbval of every notebook run in one pytest session spread over every core
+# (pytest-xdist; TEST_JOBS=0 runs them in one process). Each notebook's cells stay together in one process
+# (the scheduler in conftest.py). BLAS runs one thread per process: the processes already fill
+# the cores, and more threads would only fight over them, which makes small matrix products many times slower.
+TEST_JOBS ?= auto
+TEST_ENV := $(VENV_PATH) OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+
 test: $(VENV)/.stamp-test chromium $(BOOK_JS)/node_modules/.stamp
 	@echo "== ruff =="
 	$(VPY) -m ruff check .
 	$(VPY) -m ruff format --check .
-	@echo "== unit tests =="
-	$(VENV_PATH) $(VPY) -m pytest $(PYTEST_FLAGS) tests/
-	@echo "== notebooks (strict nbval) =="
-	$(VENV_PATH) $(VPY) -m pytest $(PYTEST_FLAGS) $(NBVAL_FLAGS) notebooks/
+	@echo "== unit tests and notebooks (strict nbval) =="
+	$(TEST_ENV) $(VPY) -m pytest $(PYTEST_FLAGS) -n $(TEST_JOBS) $(NBVAL_FLAGS) tests/ notebooks/
 
 # --- cleaning -----------------------------------------------------------------------------------------
 

@@ -14,7 +14,9 @@ without widgets.
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -22,7 +24,6 @@ from typing import Any
 import ipywidgets as W
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import display
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, NullFormatter
@@ -253,6 +254,23 @@ def draw_noise(result: Mapping[str, Any]) -> Figure:
 # --- the dashboard ----------------------------------------------------------------------------------------------
 
 
+def _display_data(fig: Figure) -> dict[str, Any]:
+    """``fig`` as the display_data output (a PNG, drawn as the inline backend draws it) an Output widget stores.
+
+    The dashboard sets its Output widget's ``outputs`` to this rather than displaying the figure inside ``with
+    output:``. Displaying inside the widget sends the figure through the cell's output messages, and the front end
+    (or a headless executor such as nbclient, which mimics one) must catch them and send the widget's new state
+    back to the kernel on the shell channel while the cell is still running; nbclient's send there can leave its
+    wait for the cell's reply unwoken until that wait times out, so that a cell that moves a control stalled for
+    the whole cell timeout (or forever without one). Set as state, the figure reaches every front end, the saved
+    widget state and the static book the same way, and nothing is sent back.
+    """
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    png = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return {"output_type": "display_data", "data": {"image/png": png, "text/plain": repr(fig)}, "metadata": {}}
+
+
 class NoiseExplorer:
     """The dashboard. Attributes:
 
@@ -334,10 +352,7 @@ class NoiseExplorer:
             self.status.value = f"error: {err}"
             raise
         self.readout.value = format_readout(self.result)
-        fig = draw_noise(self.result)
-        with self.output:
-            self.output.clear_output(wait=True)
-            display(fig)
+        self.output.outputs = (_display_data(draw_noise(self.result)),)
         self.last_seconds = time.perf_counter() - start
         self.status.value = f"updated in {self.last_seconds:.2f} s"
 

@@ -1,14 +1,17 @@
 """Which names the code cells of a notebook bind and read, found by parsing (nothing is executed).
 
 Used by the student-edition tests: the names an exercise prompt mentions, the names a learner's exercise cell may
-bind, the names a later cell reads from earlier cells, and the names bound only in reference-solution cells.
+bind, the names a later cell reads from earlier cells, the names bound only in reference-solution cells, and what
+kind of object each imported name is (a module, a class, or a function or constant).
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
+import importlib
 import re
+import types
 from dataclasses import dataclass, field
 
 # Names a learner is likely to bind in any exercise cell: the workbook's symbols and the usual scratch names.
@@ -145,6 +148,35 @@ def cell_names(source: str) -> CellNames:
         if isinstance(stmt, ast.Import | ast.ImportFrom):
             names.imports |= _binds(stmt)
     return names
+
+
+def called_names(markdown: str) -> set[str]:
+    """Names the text shows being called in its code spans (``uoro_update(s, theta, ...)``), not after a dot."""
+    out: set[str] = set()
+    for span in _CODE_SPAN.findall(markdown):
+        out |= set(re.findall(r"(?<![\w.])([A-Za-z_][A-Za-z0-9_]*)\s*\(", span))
+    return out - _BUILTINS - set(__import__("keyword").kwlist)
+
+
+def import_kinds(source: str) -> dict[str, str]:
+    """For each name a cell binds by an import: "module", "class", or "other" (a function or a constant). The
+    imported modules are loaded to tell (the workbook's own package and its dependencies)."""
+    kinds: dict[str, str] = {}
+    for node in parse(source).body:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                kinds[(alias.asname or alias.name).split(".")[0]] = "module"
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            module = importlib.import_module(node.module)
+            for alias in node.names:
+                value = getattr(module, alias.name, None)
+                if value is None:
+                    value = importlib.import_module(f"{node.module}.{alias.name}")
+                kind = (
+                    "module" if isinstance(value, types.ModuleType) else "class" if isinstance(value, type) else "other"
+                )
+                kinds[alias.asname or alias.name] = kind
+    return kinds
 
 
 def prompt_names(markdown: str) -> set[str]:

@@ -328,7 +328,7 @@ def test_06_1_wrong_answers(capsys):
     worst = max(_pair_variances(), key=_pair_variances().get)
     capsys.readouterr()
     assert not check("06.1", worst)
-    assert "another pair adds less" in capsys.readouterr().out
+    assert "Another pair adds less" in capsys.readouterr().out
     assert not check("06.1", (1, 2))
     assert "Counting from 0" in capsys.readouterr().out
     assert not check("06.1", (2, 2))
@@ -344,7 +344,10 @@ def test_06_2_wrong_answers(capsys):
     assert not check("06.2", "alpha")
 
 
-def test_06_2_accepts_other_unbiased_schemes():
-    alpha = np.array([[1.0, 2.0, 0.5], [1.0, 0.0, 0.5]])
-    beta = np.array([[0.5, 0.5, 1.0], [0.5, 0.0, 1.0]])
-    assert check("06.2", (alpha, beta))
+def test_06_2_accepts_other_schemes_that_beat_kf_avg_and_no_others(capsys):
+    alpha, beta = (np.asarray(x, dtype=float) for x in solution("06.2"))
+    assert check("06.2", (2.0 * alpha, beta / 2.0))  # other coefficients, the same products
+    unbiased = (np.array([[1.0, 2.0, 0.5], [1.0, 0.0, 0.5]]), np.array([[0.5, 0.5, 1.0], [0.5, 0.0, 1.0]]))
+    capsys.readouterr()
+    assert not check("06.2", unbiased)  # unbiased, but it adds more variance than KF-avg
+    assert "not less than KF-avg's" in capsys.readouterr().out

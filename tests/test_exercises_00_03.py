@@ -256,7 +256,33 @@ def _wrong_rtrl_steps():
     def matmul_error(G, H, xhat, D):
         return H @ G.reshape(G.shape[1], -1)
 
+    def half_F(G, H, xhat, D):
+        return (H @ _flat(G) + 0.5 * np.kron(xhat[None], D)).reshape(G.shape)
+
+    def double_HG(G, H, xhat, D):
+        return (2 * H @ _flat(G) + np.kron(xhat[None], D)).reshape(G.shape)
+
+    def no_bias_entry(G, H, xhat, D):
+        return (H @ _flat(G) + np.kron(np.r_[xhat[:-1], 0.0][None], D)).reshape(G.shape)
+
+    def no_state_part(G, H, xhat, D):
+        x = xhat.copy()
+        x[len(xhat) - 1 - len(H) : -1] = 0.0
+        return (H @ _flat(G) + np.kron(x[None], D)).reshape(G.shape)
+
+    def matmul_3d(G, H, xhat, D):
+        return H @ G + xhat[None, :, None] * D[:, None, :]
+
+    def van_loan_layout(G, H, xhat, D):
+        return (H @ _flat(G)).reshape(G.shape) + np.outer(xhat, D.reshape(-1)).reshape(G.shape)
+
     return [
+        (half_F, "F_t enters with a factor 0.5"),
+        (double_HG, "H_t G_{t-1} enters with a factor 2"),
+        (no_bias_entry, "set to 0), which belongs to the constant 1 (the bias entry)"),
+        (no_state_part, "set to 0), which belong to h_{t-1}"),
+        (matmul_3d, "@ treats the first as a batch axis"),
+        (van_loan_layout, "np.outer(x̂, D.reshape(-1))"),
         (swapped_kron, "factors of F are swapped"),
         (xhat_as_column, "K×1 column"),
         (column_kron_shape, "x̂ as a column"),

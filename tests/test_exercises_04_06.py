@@ -156,6 +156,40 @@ def test_04_4_wrong_answers(capsys):
     assert not ok and "returns None" in out
 
 
+def test_04_4_names_the_part_that_is_wrong(capsys):
+    """The mistakes whose message once only restated the update: each is named."""
+
+    def update(s, theta, xhat, H, D, nu, Hs=None, nuF=None, s_term=None, r0=None, r1=None):
+        Hs = H @ s if Hs is None else Hs
+        nuF = np.outer(xhat, nu @ D) if nuF is None else nuF
+        rho0 = np.sqrt(np.linalg.norm(theta) / np.linalg.norm(Hs)) if r0 is None else r0
+        rho1 = np.sqrt(np.linalg.norm(nuF) / np.sqrt(len(nu))) if r1 is None else r1
+        return rho0 * Hs + (rho1 * nu if s_term is None else s_term), theta / rho0 + nuF / rho1
+
+    rng = np.random.default_rng()
+    cases = [
+        (lambda s, th, x, H, D, nu: update(s, th, x, H, D, nu, Hs=H.T @ s), "H_t is transposed"),
+        (lambda s, th, x, H, D, nu: update(s, th, x, H, D, nu, Hs=s @ H), "H_t is transposed"),
+        (lambda s, th, x, H, D, nu: update(s, th, x, H, D, nu, nuF=np.outer(x, D.sum(0))), "θ̃' does not depend on ν"),
+        (lambda s, th, x, H, D, nu: update(s, th, x, H, D, nu, s_term=1.0), "ν is missing from s̃'"),
+        (lambda s, th, x, H, D, nu: update(s, th, x, H, D, np.ones_like(nu)), "does not depend on the signs ν"),
+        (
+            lambda s, th, x, H, D, nu: update(s, th, x, H, D, rng.choice([-1.0, 1.0], size=len(nu))),
+            "two calls with the same ν gave different results",
+        ),
+    ]
+    for wrong, message in cases:
+        ok, out = _verdict("04.4", wrong, capsys)
+        assert not ok and message in out, out
+
+    def swapped(s, theta, xhat, H, D, nu):
+        Hs, nuF, rho0, rho1 = _scales(s, theta, xhat, H, D, nu)
+        return rho1 * Hs + rho0 * nu, theta / rho0 + nuF / rho1
+
+    ok, out = _verdict("04.4", swapped, capsys)
+    assert not ok and re.search(r"is \S+ H s̃ θ̃ᵀ \+ \S+ F\. In each of the two products the scales must cancel", out)
+
+
 # --- 05 ----------------------------------------------------------------------------------------------------
 
 
@@ -214,7 +248,10 @@ def test_05_2_wrong_answers(capsys):
         return ref(u, A, xhat, H, D, c1, c1)  # one sign for both terms: the cross terms do not cancel
 
     ok, out = _verdict("05.2", same_sign, capsys)
-    assert not ok and "Biased" in out
+    assert not ok and "does not depend on c2 (is c1 used for both terms?)" in out
+
+    ok, out = _verdict("05.2", lambda u, A, xhat, H, D, c1, c2: ref(u, A, xhat, H, D, c2, c2), capsys)
+    assert not ok and "does not depend on c1 (is c2 used for both terms?)" in out
 
     def transposed(u, A, xhat, H, D, c1, c2):
         u_new, A_new = ref(u, A, xhat, H, D, c1, c2)
@@ -248,6 +285,43 @@ def test_05_2_wrong_answers(capsys):
 
     ok, out = _verdict("05.2", float32, capsys)
     assert not ok and "float32 precision" in out and "Biased" not in out
+
+    def H_transposed(u, A, xhat, H, D, c1, c2):
+        return ref(u, A, xhat, H.T, D, c1, c2)
+
+    ok, out = _verdict("05.2", H_transposed, capsys)
+    assert not ok and "H_t is transposed" in out
+
+    def signs_on_u_only(u, A, xhat, H, D, c1, c2):
+        HA, p1, p2 = _p(u, A, xhat, H, D)
+        return c1 * p1 * u + c2 * p2 * xhat, HA / p1 + D / p2
+
+    ok, out = _verdict("05.2", signs_on_u_only, capsys)
+    assert not ok and "the mean over the four sign pairs is 0" in out and "both factors of its term" in out
+
+    def crossed(u, A, xhat, H, D, c1, c2):
+        HA, p1, p2 = _p(u, A, xhat, H, D)
+        return c1 * p1 * xhat + c2 * p2 * u, c1 / p1 * HA + c2 / p2 * D
+
+    ok, out = _verdict("05.2", crossed, capsys)
+    assert not ok and "x̂ ⊗ HA + u ⊗ D: the terms are paired the wrong way" in out
+
+    def p_on_both(u, A, xhat, H, D, c1, c2):
+        HA, p1, p2 = _p(u, A, xhat, H, D)
+        return c1 * p1 * u + c2 * p2 * xhat, c1 * p1 * HA + c2 * p2 * D
+
+    ok, out = _verdict("05.2", p_on_both, capsys)
+    assert not ok and re.search(r"is \S+ u ⊗ HA \+ \S+ x̂ ⊗ D\. In each term the scales must cancel", out)
+
+    rng = np.random.default_rng()
+
+    def own_signs(u, A, xhat, H, D, c1, c2):
+        return ref(u, A, xhat, H, D, *rng.choice([-1.0, 1.0], size=2))
+
+    ok, out = _verdict("05.2", own_signs, capsys)
+    assert not ok and "does not depend on the signs c1, c2 it is given: two calls" in out
+    ok, out = _verdict("05.2", lambda u, A, xhat, H, D, c1, c2: ref(u, A, xhat, H, D, 1.0, -1.0), capsys)
+    assert not ok and "does not depend on the signs c1, c2 it was given" in out
 
     def matmul_order(u, A, xhat, H, D, c1, c2):
         return ref(u, A, xhat, H, D, c1, c2)[0], A @ H

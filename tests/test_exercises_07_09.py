@@ -216,6 +216,95 @@ def test_07_3_and_07_4_name_the_wrong_part(key, mistake, message, capsys):
 def test_07_3_names_a_wrong_scale(weights, message, capsys):
     ok, out = verdict("07.3", _ok_step_with(weights=weights), capsys)
     assert not ok and "The scale" in out and message in out
+    assert "R = (" not in out and "√σ_1" not in out  # the coefficient row R at r = 1 is the reader's to work out
+
+
+def _learner_step(mistake: str = "", gram_schmidt: bool = False):
+    """An OK step as a learner writes it (np.linalg.qr, np.linalg.svd; any r, u (r, K) or (K,)), with one classic
+    mistake; ``gram_schmidt``: bases with a positive diagonal of R, as Gram–Schmidt by hand gives them."""
+
+    def qr(X):
+        Q, R = np.linalg.qr(X)
+        if gram_schmidt:
+            d = np.sign(np.diag(R))
+            Q, R = Q * d, d[:, None] * R
+        return Q, R
+
+    def step(u, A, H, xhat, D, s):
+        single = u.ndim == 1
+        u_, A_ = (u[None], A[None]) if single else (u, A)
+        r, (n, k) = u_.shape[0], D.shape
+        HA = A_ if mistake == "no H" else np.einsum("ab,jbq->jaq", H, A_)
+        vs = np.concatenate([xhat[None], u_]) if mistake == "v order" else np.concatenate([u_, xhat[None]])
+        Ms = np.concatenate([D[None], HA]) if mistake == "M order" else np.concatenate([HA, D[None]])
+        Qv, Rv = qr(vs.T)
+        QM, RM = qr(Ms.reshape(r + 1, -1).T)
+        C = {"core RM Rv.T": RM @ Rv.T, "core Rv RM": Rv @ RM, "core Rv.T RM": Rv.T @ RM}.get(mistake, Rv @ RM.T)
+        U, sig, Vt = np.linalg.svd(C)
+        u_t = (Qv @ (U.T if mistake == "U.T" else U)).T
+        A_flat = (QM @ {"Vt": Vt, "U both": U}.get(mistake, Vt.T)).T
+        if mistake == "column-major":
+            A_t = A_flat.reshape(r + 1, k, n).transpose(0, 2, 1)
+        else:
+            A_t = A_flat.reshape(r + 1, n, k)
+        R = mixing_coefficients({"sigma": sig**2, "no scale": np.ones_like(sig)}.get(mistake, sig)) * s
+        u_new, A_new = R @ u_t, np.tensordot(R, A_t, axes=1)
+        return (u_new[0], A_new[0]) if single else (u_new, A_new)
+
+    return step
+
+
+_CLASSIC_MISTAKES = [
+    ("Vt", "The matrix basis is wrong: np.linalg.svd returns Vt"),
+    ("U both", "it uses U, the left singular vectors"),
+    ("sigma", "√σ enters each side, not σ"),
+    ("no scale", "the weight 1"),
+    ("core RM Rv.T", "The core is wrong: you use C transposed"),
+    ("core Rv RM", "The core is wrong: you use R_v R_M."),
+    ("core Rv.T RM", "The core is wrong: you use R_vᵀ R_M"),
+    ("no H", "H is missing"),
+    ("column-major", "flattened and reshaped back in different orders"),
+    ("v order", "paired in different orders"),
+    ("M order", "paired in different orders"),
+]
+
+
+@pytest.mark.parametrize("mistake, message", _CLASSIC_MISTAKES, ids=[m for m, _ in _CLASSIC_MISTAKES])
+def test_07_3_catches_every_classic_mistake_every_time(mistake, message, capsys):
+    """Each classic mistake is rejected, with its name, on every one of many checks (each check draws fresh steps;
+    a check that drew only steps hiding the mistake would accept it)."""
+    assert verdict("07.3", _learner_step(), capsys)[0]
+    runs = 50 if mistake == "Vt" else 10  # Vt for V̄ is the mistake a random r = 1 step hides half the time
+    for _ in range(runs):
+        ok, out = verdict("07.3", _learner_step(mistake), capsys)
+        assert not ok and message in out, out
+
+
+def test_07_3_mistakes_that_change_nothing_at_r1_are_caught_at_general_r(capsys):
+    """numpy's SVD of a 2 × 2 matrix returns a symmetric U, and with Gram–Schmidt bases (R of positive diagonal)
+    det C > 0 makes V̄ symmetric too: there, U for Uᵀ and Vt for V̄ give exactly the right step, so 07.3 accepts
+    them, and 07.4 (r = 2, 3) rejects them."""
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        U = np.linalg.svd(rng.standard_normal((2, 2)))[0]
+        assert np.allclose(U, U.T, rtol=0, atol=1e-12)
+    for wrong in (_learner_step("U.T"), _learner_step("Vt", gram_schmidt=True)):
+        assert verdict("07.3", wrong, capsys)[0]
+        for _ in range(3):
+            ok, out = verdict("07.4", wrong, capsys)
+            assert not ok and "basis is wrong" in out, out
+    assert verdict("07.4", _learner_step(gram_schmidt=True), capsys)[0]
+
+
+@pytest.mark.parametrize("mistake, message", _CLASSIC_MISTAKES, ids=[m for m, _ in _CLASSIC_MISTAKES])
+def test_07_4_catches_every_classic_mistake(mistake, message, capsys):
+    ok, out = verdict("07.4", _learner_step(mistake), capsys)
+    assert not ok and message in out, out
+
+
+def test_07_3_names_kf_merge(capsys):
+    ok, out = verdict("07.3", _kf_step, capsys)
+    assert not ok and "KF-RTRL's balanced merge of the two terms as they are" in out
 
 
 def test_07_4_calls_mixing_everything_infeasible(capsys):

@@ -2,8 +2,9 @@
 
 Static checks parse the notebooks (cheap). The one execution of the student edition in the test suite is the
 junk-names run: every student notebook runs top to bottom with each exercise cell followed by a cell that binds
-junk values to the names its prompt mentions, the names the exercise cell binds and the workbook's common names
-(w, mu, P, r, Y, G, H, A, u, s, answer, ...), so that a later cell that relies on such a name fails.
+junk values to the names its prompt mentions, the names the exercise cell binds, the workbook's common names (w, mu,
+P, r, Y, G, H, A, u, s, answer, ...), every name the cells before it bound, every function the notebook imports and
+every function the text shows being called, so that a later cell that relies on such a name fails.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from notebook_names import COMMON_NAMES, cell_names, parse, prompt_names  # noqa: E402
+from notebook_names import COMMON_NAMES, called_names, cell_names, import_kinds, parse, prompt_names  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 # The notebooks whose exercise cells are followed by junk names in the run below. The others run as they are.
-JUNK_NOTEBOOKS = {f"{i:02d}" for i in range(10)}
+JUNK_NOTEBOOKS = {f"{i:02d}" for i in range(10)} | {"10", "12"}
 CELL_TIMEOUT = 300
 NOTEBOOK_TIMEOUT = 600
 CHECK_KEY = re.compile(r"""\bcheck\(\s*["'](\d\d\.\d+)["']""")
@@ -208,6 +209,24 @@ def test_edition_gives_no_reference_away(notebook):
             assert CHECK_KEY.search(cell.source), f"exercise cell {cell.id} does not call check"
 
 
+@pytest.mark.parametrize("notebook", [nb for nb in NOTEBOOKS if nb.name[:2] in JUNK_NOTEBOOKS], ids=lambda p: p.stem)
+def test_exercise_cells_show_only_the_message_and_no_cell_announces_what_a_check_accepts(notebook):
+    """An exercise cell ends with ``_ = check(...)``, so that Jupyter does not echo the True/False that check
+    returns under its message (a trailing ``;`` would do it in JupyterLab, but not where cells run without storing
+    history, as under nbval); and no comment of a kept code cell tells which answers an exercise accepts (a
+    measuring cell asserts its own range, but does not announce it as the answer before the reader has given one)."""
+    for cell in edition_of(notebook).cells:
+        if cell.cell_type != "code":
+            continue
+        if has_tag(cell, "exercise"):
+            last = cell.source.rstrip().splitlines()[-1]
+            assert re.fullmatch(r"_ = check\(.*\)", last), f"exercise cell {cell.id} ends with {last!r}"
+            continue
+        for comment in re.findall(r"#(.*)$", cell.source, flags=re.M):
+            announces = re.search(r"\b(accept|pass)", comment) and re.search(r"\b(range|prediction)", comment)
+            assert not announces, f"cell {cell.id}: the comment {comment.strip()!r} tells what an exercise accepts"
+
+
 def build_exercises(cells: list) -> list[tuple[int, str, str]]:
     """(index, key, function name) of the exercise cells that ask for a function (a skeleton with a def)."""
     out = []
@@ -259,27 +278,59 @@ del _Junk
 """
 
 
-def junk_names(cells: list, index: int, imported: set[str]) -> list[str]:
-    """The names bound to junk after the exercise cell ``cells[index]``."""
+# Names a learner's cell never rebinds without breaking the notebook for everyone, the learner's own cells included:
+# the exercise helpers. Imported modules (np, plt, okcore, ksums, ...) and classes (GatedCell, UORO, ...) are not
+# rebound either; every other name is fair game, imported functions included (a learner who writes a helper called
+# uoro_rho or rearrange shadows the one the notebook imported).
+FRAMEWORK = frozenset({"check", "accepted"})
+
+
+def junk_names(cells: list, index: int, kinds: dict[str, str]) -> list[str]:
+    """The names bound to junk after the exercise cell ``cells[index]``: the workbook's common names, those its
+    prompt mentions, those it binds, every name an earlier cell binds (the notebook's own variables and functions),
+    every function or constant the notebook imports, and every function the text before it shows being called.
+    ``kinds``: what each imported name of the notebook is (see notebook_names.import_kinds)."""
     names = COMMON_NAMES | prompt_names(exercise_prompt(cells, index)) | cell_names(cells[index].source).binds
-    return sorted(name for name in names - imported if name.isidentifier() and not name.startswith("_"))
+    for cell in cells[:index]:
+        if cell.cell_type == "code":
+            found = cell_names(cell.source)
+            names |= found.binds - found.imports
+        else:
+            names |= called_names(cell.source)
+    names |= {name for name, kind in kinds.items() if kind == "other"}
+    protected = FRAMEWORK | {name for name, kind in kinds.items() if kind in ("module", "class")}
+    return sorted(name for name in names - protected if name.isidentifier() and not name.startswith("_"))
 
 
 def with_junk(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, int]:
     """``nb`` with a junk cell after each exercise cell; returns it and the number of junk cells."""
-    imported: set[str] = set()
+    kinds: dict[str, str] = {}
     for cell in nb.cells:
         if cell.cell_type == "code":
-            imported |= cell_names(cell.source).imports
+            kinds |= import_kinds(cell.source)
     cells, count = [], 0
     for index, cell in enumerate(nb.cells):
         cells.append(cell)
         if cell.cell_type == "code" and has_tag(cell, "exercise"):
-            names = " = ".join(junk_names(nb.cells, index, imported))
+            names = " = ".join(junk_names(nb.cells, index, kinds))
             cells.append(nbformat.v4.new_code_cell(JUNK_CELL.replace("NAMES", names), metadata={"tags": ["junk"]}))
             count += 1
     out = nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
     return out, count
+
+
+def test_junk_names_cover_earlier_variables_imported_functions_and_the_texts_calls():
+    v4 = nbformat.v4
+    cells = [
+        v4.new_code_cell("import numpy as np\nfrom okcore import GatedCell\nfrom okcore.demos.uoro import uoro_rho"),
+        v4.new_code_cell("example = (1, 2)\ndef helper(x):\n    return x"),
+        v4.new_markdown_cell("Write `uoro_update(s, theta)` and keep `rho_rule(a)` in mind."),
+        v4.new_code_cell("answer = None\ncheck('04.4', answer)", metadata={"tags": ["exercise"]}),
+    ]
+    kinds = import_kinds(cells[0].source)
+    names = junk_names(cells, 3, kinds)
+    assert {"example", "helper", "uoro_rho", "uoro_update", "rho_rule", "answer", "w"} <= set(names)
+    assert not {"np", "GatedCell", "check", "accepted"} & set(names)
 
 
 def test_junk_cell_fails_on_use():

@@ -175,7 +175,7 @@ def test_sample_refuses_missing_runs_and_runs_without_weights(corpus, tmp_path, 
     _one_error_line(capsys, "run")
     (tmp_path / "copy.json").write_text(json.dumps({"config": {}, "log": [], "final": {}}))
     assert cli.main(["sample", "--run", str(tmp_path / "copy.json")]) == 2
-    assert "names none" in _one_error_line(capsys, "run")
+    assert "names no weights file" in _one_error_line(capsys, "run")
 
 
 def test_ctrl_c_leaves_a_valid_run_file(corpus, tmp_path, monkeypatch):

@@ -322,7 +322,7 @@ def test_cli_writes_a_run_and_prints_one_summary_line(tmp_path, capsys):
     assert code == 0
     captured = capsys.readouterr()
     assert captured.out.count("\n") == 1 and "T_ = 1" in captured.out
-    assert "step 50/50" in captured.err
+    assert captured.err == ""  # no progress bar where stderr is not a terminal
     assert load_run(out)["config"]["truncation"] == 4
 
 
@@ -397,18 +397,6 @@ def test_groups_tables_and_equal_settings(tmp_path):
         load_groups(tmp_path)
     with pytest.raises(ValueError, match="found none"):
         load_groups(tmp_path / "empty")
-
-
-def test_the_experiment_set_compares_methods_on_equal_terms():
-    from okcore.experiments import COPY_METHODS, COPY_SEEDS, copy_runs
-
-    runs = copy_runs()
-    names = [n for n, _ in runs]
-    assert len(set(names)) == len(names) == len(COPY_METHODS) * len(COPY_SEEDS) + len(COPY_METHODS) - 1
-    curves = [c for n, c in runs if not n.startswith("cosine/")]
-    keys = ("hidden", "batch", "steps", "lr", "clip", "cell", "log_every")
-    assert all(all(c[k] == curves[0][k] for k in keys) for c in curves)
-    assert {c["method"] for c in curves} == set(METHODS)
 
 
 CACHED = data_path("copy", "kf-seed0.json")

@@ -352,7 +352,8 @@ def lookahead_comparison(instance: Instance, H_next: object) -> dict[str, float]
 
     "OK" compresses P = Σ v_j ⊗ M_j. "look-ahead" compresses Σ v_j ⊗ H' M_j with OK and maps the result back with
     H'⁻¹, so that after the next multiplication by H' its error is the smallest possible. Returns the per-step
-    variances E‖X − P‖² and the propagated ones E‖(I ⊗ H')(X − P)‖² of both.
+    variances E‖X − P‖² and the propagated ones E‖H'(X − P)‖² of both, where H' acts on the matrix factors:
+    H'(Σ_j u_j ⊗ A_j) = Σ_j u_j ⊗ H'A_j, that is (H'X)[a, p, q] = Σ_b H'[a, b] X[b, p, q].
     """
     H = check_array("H_next", H_next, (instance.step.H.shape[0],) * 2)
     H_inv = np.linalg.inv(H)

@@ -8,10 +8,12 @@ In a notebook:
 >>> check("01.1", answer)   # prints whether it is right, and why not
 
 ``check`` returns True or False and never raises on a wrong answer, so a notebook with unanswered exercises
-still runs top to bottom. ``accepted(key)`` returns the answer ``check`` last accepted for ``key`` in this session
-(or None), so that a later cell can run the reader's own function without depending on the names the reader
-used. ``solution(key)`` returns the reference answer (computed by code, never stored), and ``show_solution(key)``
-prints the code that computes it; the student edition of the workbook (tools/student.py) uses neither.
+still runs top to bottom. ``accepted(key)`` returns the answer that the latest ``check`` of ``key`` in this session
+accepted: None if there was none, or if the latest check failed (even after an earlier pass), so that a later
+cell runs the reader's function as it now is, or waits, without depending on the names the reader used.
+``solution(key)`` returns the reference answer (computed by code, never stored), and ``show_solution(key)`` prints
+the code that computes it; the student edition of the workbook (tools/student.py) uses neither. In the notebooks an
+exercise cell ends with ``_ = check(key, answer)``, so that only the printed verdict shows.
 
 Checkers call the reader's functions through :func:`call_answer`, which turns an exception raised inside the reader's
 code into a plain message (the failing line, what went wrong, the shapes of the arguments) instead of a numpy

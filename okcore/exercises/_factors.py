@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from okcore.exercises import call_answer
+
 
 @dataclass(frozen=True)
 class Relation:
@@ -59,3 +61,33 @@ def relate_factors(
         if _close(prods, ref_prods[order]):
             return Relation("relabel", relabel=name)
     return Relation("other")
+
+
+def repeats(
+    answer: Callable,
+    name: str,
+    arguments_for: Callable[[np.ndarray], dict],
+    patterns: np.ndarray,
+    results: tuple[np.ndarray, np.ndarray],
+    rows: tuple[int, ...] = (0, -1),
+) -> bool:
+    """Whether the reader's function ``answer`` gives again what it gave before (``results``: its two factors, one
+    row per sign pattern) when it is called again with the sign patterns of ``rows``. A function that draws random
+    numbers of its own instead of using the signs it is given does not."""
+    for i in rows:
+        again = call_answer(answer, name, arguments_for(patterns[i]))
+        if not isinstance(again, tuple | list) or len(again) != 2:
+            return False
+        pair = [np.asarray(a, dtype=np.float64) for a in again]
+        if any(a.shape != r[i].shape or not np.array_equal(a, r[i]) for a, r in zip(pair, results, strict=True)):
+            return False
+    return True
+
+
+def two_term_fit(mean: np.ndarray, first: np.ndarray, second: np.ndarray) -> tuple[float, float] | None:
+    """(a, b) if ``mean`` = a·first + b·second (to 1e-8, relative), else None."""
+    basis = np.stack([first.ravel(), second.ravel()], axis=1)
+    coef, *_ = np.linalg.lstsq(basis, mean.ravel(), rcond=None)
+    size = np.linalg.norm(mean) + np.linalg.norm(first) + np.linalg.norm(second)
+    ok = np.linalg.norm(basis @ coef - mean.ravel()) <= 1e-8 * size
+    return (float(coef[0]), float(coef[1])) if ok else None

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import numbers
+import re
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from okcore.cells import GatedCell, TanhCell
-from okcore.exercises import call_answer, describe, exercise, precision_message
+from okcore.exercises import AnswerError, call_answer, describe, exercise, precision_message
+from okcore.exercises._factors import two_term_fit
 from okcore.rtrl import ExactRTRL
 
 # --- 02.1: one step of the RTRL recursion --------------------------------------------------------------------
@@ -57,6 +59,25 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-10, atol=1e-12 * max(1.0, np.abs(b).max())))
 
 
+def _wrong_xhat_entries(F_got: np.ndarray, xhat: np.ndarray, D: np.ndarray) -> str | None:
+    """A message if ``F_got`` = y ⊗ D for a vector y that differs from x̂ in some entries, else None."""
+    n, K, k = F_got.shape
+    y = np.einsum("apq,aq->p", F_got, D) / np.sum(D * D)  # the best y with F_got ≈ y ⊗ D
+    if not _close(F_got, np.einsum("p,aq->apq", y, D)):
+        return None
+    wrong = np.flatnonzero(~np.isclose(y, xhat, rtol=1e-10, atol=1e-12 * max(1.0, np.abs(xhat).max())))
+    n_in = K - n - 1
+    parts = {"x_t": range(n_in), "h_{t-1}": range(n_in, K - 1), "the constant 1 (the bias entry)": range(K - 1, K)}
+    named = [name for name, where in parts.items() if set(wrong.tolist()) & set(where)]
+    dropped = " (set to 0)" if np.all(y[wrong] == 0) else ""
+    entries = f"entr{'y' if len(wrong) == 1 else 'ies'} {wrong.tolist()}{dropped}"
+    return (
+        f"F_t is y ⊗ D_t with a y that differs from x̂_t in {entries}, which belong{'s' if len(wrong) == 1 else ''} "
+        f"to {' and '.join(named)}: x̂_t = [x_t; h_{{t-1}}; 1] has K = {K} entries, {n_in} inputs, {n} states and "
+        "the constant 1 last. Use xhat as it is given."
+    )
+
+
 def _diagnose_step(got: np.ndarray, G_prev: np.ndarray, H: np.ndarray, xhat: np.ndarray, D: np.ndarray) -> str:
     """Name the mistake that produced ``got``, if it is one of the usual ones."""
     n, K, k = G_prev.shape
@@ -79,12 +100,49 @@ def _diagnose_step(got: np.ndarray, G_prev: np.ndarray, H: np.ndarray, xhat: np.
     F_column = np.kron(xhat[:, None], D).reshape(n, K, k)  # (K·n, k): x̂ as a column, then reshaped
     if _close(got, HG + F_column) or _close(got, F_column):
         return (
-            "x̂ was taken as a K×1 column: np.kron(x̂[:, None], D) has shape (K·n, k) and reshaping it does not "
-            "give F[a, p, q] = x̂[p] D[a, q]. Take x̂ as a 1×K row, or use broadcasting."
+            "F was built with x̂ as a K×1 column (as np.kron(x̂[:, None], D) or np.outer(x̂, D.reshape(-1)) do: the "
+            "same numbers, laid out as (K·n, k) or (K, n·k)), and reshaping that to (n, K, k) does not give "
+            "F[a, p, q] = x̂[p] D[a, q]. Take x̂ as a 1×K row, or use broadcasting."
         )
     if _close(got, HG - F) or _close(got, F - HG):
         return "A sign is wrong: both terms are added."
+    fit = two_term_fit(got, HG, F) if np.any(HG) else None
+    if fit is not None:
+        a, b = fit
+        if np.isclose(a, 1.0, rtol=1e-8):
+            return (
+                f"F_t enters with a factor {b:.3g}: G_t = H_t G_{{t-1}} + F_t, with F[a, p, q] = x̂[p] D[a, q] itself."
+            )
+        if np.isclose(b, 1.0, rtol=1e-8):
+            return f"H_t G_{{t-1}} enters with a factor {a:.3g}: G_t = H_t G_{{t-1}} + F_t, both terms as they are."
+        return f"G_t = {a:.3g} H_t G_{{t-1}} + {b:.3g} F_t: both terms enter with the factor 1."
+    if not np.any(HG) and np.allclose(got, got.ravel() @ F.ravel() / np.sum(F * F) * F, rtol=1e-10):
+        return (
+            f"F_t enters with a factor {got.ravel() @ F.ravel() / np.sum(F * F):.3g}: F[a, p, q] = x̂[p] D[a, q] itself."
+        )
+    wrong_x = _wrong_xhat_entries(got - HG, xhat, D)
+    if wrong_x is not None:
+        return wrong_x
     return "Not G_t = H_t G_{t-1} + F_t with F[a, p, q] = x̂[p] D[a, q]."
+
+
+def _matmul_hint(message: str, n: int, K: int) -> str:
+    """A hint when the reader multiplied H with the 3-axis G_prev by @, which batches over G's first axis: the sizes
+    that did not fit are n against K, in a line with @ and no reshape."""
+    line = message.split("`")[1] if message.count("`") >= 2 else ""
+    sizes = re.search(r"last axis has (\d+) entries but the right factor's first axis has (\d+)", message)
+    on_G = (
+        sizes is not None
+        and (int(sizes.group(1)), int(sizes.group(2))) == (n, K)
+        and (not line or ("@" in line and "reshape" not in line))
+    )
+    if "matrix product @" in message and on_G:
+        return (
+            " On an array with three axes, @ treats the first as a batch axis and multiplies the last two, so "
+            "H @ G_prev does not sum over G's first axis: flatten G_prev to (n, K·k) first, multiply, and reshape "
+            "back, or write the sum over b with np.einsum."
+        )
+    return ""
 
 
 def _shape_message(shape: tuple[int, ...], n: int, K: int, k: int, n_in: int) -> str:
@@ -110,7 +168,10 @@ def _check_rtrl_step(answer: Any) -> tuple[bool, str]:
     for G_prev, H, xhat, D, expected in _rtrl_cases(rng):
         n, K, k = G_prev.shape
         arguments = {"G_prev": G_prev, "H": H, "xhat": xhat, "D": D}
-        result = call_answer(answer, "rtrl_step", arguments)
+        try:
+            result = call_answer(answer, "rtrl_step", arguments)
+        except AnswerError as err:
+            raise AnswerError(str(err) + _matmul_hint(str(err), n, K)) from None
         if result is None:
             return False, "The function returned None: does it end with return?"
         if not isinstance(result, np.ndarray):

@@ -18,7 +18,7 @@ import numpy as np
 from okcore.approx.uoro import UORO
 from okcore.cells import GatedCell, TanhCell, _Cell
 from okcore.exercises import FLOAT32, call_answer, call_number, describe, exercise, precision_message
-from okcore.exercises._factors import relate_factors
+from okcore.exercises._factors import relate_factors, repeats, two_term_fit
 from okcore.noise import broadcast_step
 from okcore.signs import ReplaySigns
 
@@ -195,12 +195,33 @@ def _mean_and_variance(s_new: np.ndarray, theta_new: np.ndarray, target: np.ndar
     return prods.mean(axis=0), float(np.mean(np.sum((prods - target) ** 2, axis=(1, 2, 3))))
 
 
-def _scalar_fit(mean: np.ndarray, known: np.ndarray, term: np.ndarray) -> float | None:
-    """c if mean = known + c·term (to 1e-8), else None."""
-    rest = mean - known
-    c = float(np.sum(rest * term) / np.sum(term * term))
-    ok = np.linalg.norm(rest - c * term) <= 1e-8 * (np.linalg.norm(mean) + np.linalg.norm(known))
-    return c if ok else None
+def _uses_signs(
+    answer: Callable,
+    arguments_for: Callable[[np.ndarray], dict],
+    nus: np.ndarray,
+    s_new: np.ndarray,
+    theta_new: np.ndarray,
+) -> str | None:
+    """None if the reader's update depends on the signs ν it is given, and only on them; else what is wrong.
+    ``s_new``, ``theta_new``: what it returned for each row of ``nus``."""
+    if not repeats(answer, "uoro_update", arguments_for, nus, (s_new, theta_new)):
+        return (
+            "Your result does not depend on the signs ν it is given: two calls with the same ν gave different "
+            "results, so the function draws random numbers of its own (its own signs?) instead of using nu. All of "
+            "a step's randomness is the argument nu: the checker calls it with every ν and needs the same update for "
+            "the same ν."
+        )
+    same_s, same_theta = (np.allclose(x, x[0], rtol=1e-12, atol=0) for x in (s_new, theta_new))
+    if same_s and same_theta:
+        return "The result does not depend on the signs ν it was given: ν must enter s̃', and νᵀF must enter θ̃'."
+    if same_s:
+        return "s̃' does not depend on ν: ν is missing from s̃' = ρ0 H s̃ + ρ1 ν."
+    if same_theta:
+        return (
+            "θ̃' does not depend on ν: in θ̃' = θ̃/ρ0 + (νᵀF)/ρ1 the term νᵀF carries the signs, νᵀF = x̂ ⊗ (νᵀD), "
+            "np.outer(xhat, nu @ D)."
+        )
+    return None
 
 
 def _diagnose_update(answer: Callable, cell, s, theta, step) -> tuple[str, str]:
@@ -237,6 +258,13 @@ def _diagnose_update(answer: Callable, cell, s, theta, step) -> tuple[str, str]:
         return "precision", precision
     if any(np.asarray(a).dtype.kind == "f" and np.asarray(a).dtype.itemsize < 8 for pair in raw for a in pair):
         return "precision", FLOAT32 + "."
+
+    def arguments_for(nu: np.ndarray) -> dict:
+        return {"s": s, "theta": theta, "xhat": step.xhat, "H": step.H, "D": step.D, "nu": nu}
+
+    signs_problem = _uses_signs(answer, arguments_for, nus, s_new, theta_new)
+    if signs_problem:
+        return "signs", signs_problem
     Hs = step.H @ s
     old = Hs[:, None, None] * theta[None]  # H s̃ θ̃ᵀ, as an (n, K, k) array
     F = np.einsum("p,aq->apq", step.xhat, step.D)
@@ -246,24 +274,35 @@ def _diagnose_update(answer: Callable, cell, s, theta, step) -> tuple[str, str]:
     bias = np.linalg.norm(mean - target) / np.linalg.norm(target)
     N = len(nus)
     if bias > 1e-8:
-        if np.allclose(mean, old - F, rtol=1e-8, atol=1e-10 * np.abs(target).max()):
+        tol = 1e-10 * np.abs(target).max()
+        if np.allclose(mean, old - F, rtol=1e-8, atol=tol):
             return "sign", (
                 f"Biased: the mean over all {N} sign vectors is H s̃ θ̃ᵀ − F, not + F. A sign error: ν in s̃' and "
                 "νᵀF in θ̃' must enter with the same sign, so that their product ν νᵀF averages to +F."
             )
-        if np.allclose(mean, s[:, None, None] * theta[None] + F, rtol=1e-8, atol=1e-10 * np.abs(target).max()):
+        if np.allclose(mean, s[:, None, None] * theta[None] + F, rtol=1e-8, atol=tol):
             return "bias", "Biased: the old estimate is carried over without H. Propagate it: use H s̃."
-        c = _scalar_fit(mean, old, F)
-        if c is not None:
+        if np.allclose(mean, (step.H.T @ s)[:, None, None] * theta[None] + F, rtol=1e-8, atol=tol):
             return "bias", (
-                f"Biased: the mean over all {N} sign vectors is H s̃ θ̃ᵀ + {c:.3g} F. The scale of ν in s̃' and the "
-                "scale of νᵀF in θ̃' must multiply to 1 (ρ1 and 1/ρ1)."
+                "Biased: H_t is transposed. The old estimate propagates as H (s̃ θ̃ᵀ) = (H s̃) θ̃ᵀ with "
+                "(H s̃)[a] = Σ_b H[a, b] s̃[b]: H @ s, not H.T @ s (or s @ H)."
             )
-        c = _scalar_fit(mean, F, old)
-        if c is not None:
+        fit = two_term_fit(mean, old, F)
+        if fit is not None:
+            a, b = fit
+            if np.isclose(a, 1.0, rtol=1e-6):
+                return "bias", (
+                    f"Biased: the mean over all {N} sign vectors is H s̃ θ̃ᵀ + {b:.3g} F. The scale of ν in s̃' and the "
+                    "scale of νᵀF in θ̃' must multiply to 1 (ρ1 and 1/ρ1)."
+                )
+            if np.isclose(b, 1.0, rtol=1e-6):
+                return "bias", (
+                    f"Biased: the mean over all {N} sign vectors is {a:.3g} H s̃ θ̃ᵀ + F. The scales of H s̃ in s̃' and "
+                    "of θ̃ in θ̃' must multiply to 1 (ρ0 and 1/ρ0)."
+                )
             return "bias", (
-                f"Biased: the mean over all {N} sign vectors is {c:.3g} H s̃ θ̃ᵀ + F. The scales of H s̃ in s̃' and "
-                "of θ̃ in θ̃' must multiply to 1 (ρ0 and 1/ρ0)."
+                f"Biased: the mean over all {N} sign vectors is {a:.3g} H s̃ θ̃ᵀ + {b:.3g} F. In each of the two "
+                "products the scales must cancel: ρ0 on H s̃ goes with 1/ρ0 on θ̃, and ρ1 on ν with 1/ρ1 on νᵀF."
             )
         return "bias", (
             f"Biased: the mean over all {N} sign vectors differs from H s̃ θ̃ᵀ + F by {bias:.2g} (relative). Check "

@@ -16,7 +16,7 @@ import numpy as np
 from okcore.approx.kf import KFRTRL, kf_step_variance
 from okcore.cells import GatedCell, TanhCell, _Cell
 from okcore.exercises import FLOAT32, call_answer, call_number, describe, exercise, precision_message
-from okcore.exercises._factors import relate_factors
+from okcore.exercises._factors import relate_factors, repeats, two_term_fit
 from okcore.noise import broadcast_step
 from okcore.signs import ReplaySigns
 
@@ -113,12 +113,37 @@ def _kron(u: np.ndarray, A: np.ndarray) -> np.ndarray:
     return np.einsum("...p,...aq->...apq", u, A)
 
 
-def _scalar_fit(mean: np.ndarray, known: np.ndarray, term: np.ndarray) -> float | None:
-    """c if mean = known + c·term (to 1e-8), else None."""
-    rest = mean - known
-    c = float(np.sum(rest * term) / np.sum(term * term))
-    ok = np.linalg.norm(rest - c * term) <= 1e-8 * (np.linalg.norm(mean) + np.linalg.norm(known))
-    return c if ok else None
+def _uses_signs(
+    answer: Callable, arguments_for: Callable[[np.ndarray], dict], us: np.ndarray, As: np.ndarray
+) -> str | None:
+    """None if the reader's update depends on both signs (c1, c2) it is given, and only on them; else what is wrong.
+    ``us``, ``As``: what it returned for each sign pair of _SIGNS."""
+    if not repeats(answer, "kf_update", arguments_for, _SIGNS, (us, As)):
+        return (
+            "Your result does not depend on the signs c1, c2 it is given: two calls with the same signs gave "
+            "different results, so the function draws random numbers of its own (its own signs?) instead of using "
+            "c1 and c2. All of a step's randomness is in those two arguments: the checker calls it with all four "
+            "sign pairs and needs the same update for the same pair."
+        )
+
+    def same(i: int, j: int) -> bool:  # the same factors for the sign pairs _SIGNS[i] and _SIGNS[j]
+        return bool(np.allclose(us[i], us[j], rtol=1e-12, atol=0) and np.allclose(As[i], As[j], rtol=1e-12, atol=0))
+
+    # _SIGNS: (1, 1), (1, −1), (−1, 1), (−1, −1)
+    free_of_c1, free_of_c2 = same(0, 2) and same(1, 3), same(0, 1) and same(2, 3)
+    if free_of_c1 and free_of_c2:
+        return "The result does not depend on the signs c1, c2 it was given: they must multiply the two terms."
+    if free_of_c2:
+        return (
+            "The result does not depend on c2 (is c1 used for both terms?). Each term needs its own sign: c1 "
+            "multiplies the old term (u in u' and HA in A'), c2 the new one (x̂ in u' and D in A')."
+        )
+    if free_of_c1:
+        return (
+            "The result does not depend on c1 (is c2 used for both terms?). Each term needs its own sign: c1 "
+            "multiplies the old term (u in u' and HA in A'), c2 the new one (x̂ in u' and D in A')."
+        )
+    return None
 
 
 def _diagnose_update(answer: Callable, cell: _Cell, u: np.ndarray, A: np.ndarray, step: Any) -> tuple[str, str]:
@@ -153,6 +178,13 @@ def _diagnose_update(answer: Callable, cell: _Cell, u: np.ndarray, A: np.ndarray
         return "precision", precision
     if any(np.asarray(a).dtype.kind == "f" and np.asarray(a).dtype.itemsize < 8 for pair in raw for a in pair):
         return "precision", FLOAT32 + "."
+
+    def arguments_for(c: np.ndarray) -> dict:
+        return {"u": u, "A": A, "xhat": step.xhat, "H": step.H, "D": step.D, "c1": c[0], "c2": c[1]}
+
+    signs_problem = _uses_signs(answer, arguments_for, us, As)
+    if signs_problem:
+        return "signs", signs_problem
     HA = step.H @ A
     old, new = _kron(u, HA), _kron(step.xhat, step.D)
     target = old + new
@@ -163,6 +195,11 @@ def _diagnose_update(answer: Callable, cell: _Cell, u: np.ndarray, A: np.ndarray
     bias = np.linalg.norm(mean - target) / np.linalg.norm(target)
     tol = 1e-10 * np.abs(target).max()
     if bias > 1e-8:
+        if np.linalg.norm(mean) <= 1e-8 * np.linalg.norm(target):
+            return "bias", (
+                "Biased: the mean over the four sign pairs is 0. A sign must multiply both factors of its term (c1 in "
+                "u' and in A', c2 likewise), so that it appears squared in the product: c1² = c2² = 1."
+            )
         if np.allclose(mean, old - new, rtol=1e-8, atol=tol) or np.allclose(mean, new - old, rtol=1e-8, atol=tol):
             return "sign", (
                 "Biased: the mean over the four sign pairs has one of the two terms with a minus sign. A sign "
@@ -171,13 +208,30 @@ def _diagnose_update(answer: Callable, cell: _Cell, u: np.ndarray, A: np.ndarray
             )
         if np.allclose(mean, _kron(u, A) + new, rtol=1e-8, atol=tol):
             return "bias", "Biased: the old estimate is carried over without H. Propagate it: use H A."
-        for known, term, name, p in ((old, new, "x̂ ⊗ D", "p2"), (new, old, "u ⊗ HA", "p1")):
-            c = _scalar_fit(mean, known, term)
-            if c is not None:
-                return "bias", (
-                    f"Biased: the mean over the four sign pairs has {c:.3g} {name} instead of 1 {name}. Its scales "
-                    f"in u' and A' must multiply to 1 ({p} and 1/{p})."
-                )
+        if np.allclose(mean, _kron(u, step.H.T @ A) + new, rtol=1e-8, atol=tol):
+            return "bias", (
+                "Biased: H_t is transposed. The old estimate propagates as H (u ⊗ A) = u ⊗ (H A) with "
+                "(H A)[a, q] = Σ_b H[a, b] A[b, q]: H @ A, not H.T @ A."
+            )
+        if np.allclose(mean, _kron(step.xhat, HA) + _kron(u, step.D), rtol=1e-8, atol=tol):
+            return "bias", (
+                "Biased: the mean over the four sign pairs is x̂ ⊗ HA + u ⊗ D: the terms are paired the wrong way. "
+                "u belongs with HA (the old term, sign c1) and x̂ with D (the new term, sign c2): "
+                "u' = c1 p1 u + c2 p2 x̂ and A' = (c1/p1) HA + (c2/p2) D."
+            )
+        fit = two_term_fit(mean, old, new)
+        if fit is not None:
+            a, b = fit
+            for c, other, name, p in ((b, a, "x̂ ⊗ D", "p2"), (a, b, "u ⊗ HA", "p1")):
+                if np.isclose(other, 1.0, rtol=1e-6):
+                    return "bias", (
+                        f"Biased: the mean over the four sign pairs has {c:.3g} {name} instead of 1 {name}. Its "
+                        f"scales in u' and A' must multiply to 1 ({p} and 1/{p})."
+                    )
+            return "bias", (
+                f"Biased: the mean over the four sign pairs is {a:.3g} u ⊗ HA + {b:.3g} x̂ ⊗ D. In each term the "
+                "scales must cancel in the product: p1 on u goes with 1/p1 on HA, and p2 on x̂ with 1/p2 on D."
+            )
         return "bias", (
             f"Biased: the mean over the four sign pairs differs from u ⊗ HA + x̂ ⊗ D by {bias:.2g} (relative). Check "
             "that u' = c1 p1 u + c2 p2 x̂ and A' = (c1/p1) HA + (c2/p2) D."

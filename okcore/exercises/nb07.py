@@ -4,6 +4,8 @@ general r, and a prediction about the released code's split over time.
 The checkers test the reader's functions on fresh random instances: the keep/mix rule against
 :func:`okcore.lowrank.split` and :func:`okcore.lowrank.minimal_variance` (with ties and zeros), the OK steps against
 :class:`okcore.approx.ok.OK` for every sign vector, with unbiasedness checked by exact enumeration over the signs.
+The random steps of the OK checks are drawn so that each mistake the checker knows (see ``_MISTAKES``) changes the
+result on every one of them: none can pass by the luck of the draw.
 """
 
 from __future__ import annotations
@@ -185,6 +187,9 @@ def _check_w(answer: Any) -> tuple[bool, str]:
 
 # --- 07.3 and 07.4: one OK step -------------------------------------------------------------------------------
 
+STEPS_R1 = 4  # fresh random steps per check of 07.3
+STEPS_GENERAL = 3  # per rank, for 07.4 (r = 2 and r = 3)
+
 
 def _reference_step_r1() -> Callable[..., tuple[np.ndarray, np.ndarray]]:
     def ok_step_r1(
@@ -221,44 +226,82 @@ def _reference_step() -> Callable[..., tuple[np.ndarray, np.ndarray]]:
     return ok_step_general
 
 
-def _step_instances(rank: int, rng: np.random.Generator, count: int = 3) -> list[tuple[Any, Instance]]:
-    out = []
-    for i in range(count):
-        cell_type = GatedCell if i % 2 == 0 else TanhCell
-        n_in, n = int(rng.integers(2, 4)), int(rng.integers(rank + 1, rank + 4))
-        cell = cell_type(n_in, n, rng)
-        out.append((cell, make_instance(cell, rank, rng, warmup=int(rng.integers(rank + 1, rank + 6)))))
-    return out
-
-
-# Mistakes in one OK step that the checker recognises from the mean of the reader's results over all sign vectors.
-# Each entry: (the part that is wrong, how to compute that wrong step's mean, the message).
+# Each instance is chosen so that every mistake below changes the result by a clear margin, whatever the instance:
+# a random step can hide a mistake (for a 2 × 2 core, numpy's SVD returns a symmetric V̄ whenever det C > 0, and then
+# Vt and Vt.T are the same matrix), so the checker keeps drawing steps until none of them is hidden.
 _CORES = {
     "right": lambda Rv, RM: Rv @ RM.T,
     "C transposed (R_M R_vᵀ)": lambda Rv, RM: RM @ Rv.T,
     "R_v R_M": lambda Rv, RM: Rv @ RM,
     "R_vᵀ R_M": lambda Rv, RM: Rv.T @ RM,
 }
+# Two ways of computing the orthonormal bases: np.linalg.qr as it is, and QR with a positive diagonal of R (what
+# Gram–Schmidt gives). They differ by the signs of the basis vectors, which changes which mistakes a step can hide.
+_CONVENTIONS = ("qr", "positive")
 
 
-def _variant_mean(inst: Instance, *, use_H: bool = True, core: str = "right", vt: bool = False, weight: str = "σ"):
-    """The mean over all sign vectors of an OK step built with one deliberate change (dense, (n, K, k)).
+def _qr(X: np.ndarray, convention: str) -> tuple[np.ndarray, np.ndarray]:
+    Q, R = np.linalg.qr(X)
+    if convention == "positive":
+        d = np.where(np.diag(R) < 0, -1.0, 1.0)
+        Q, R = Q * d, d[:, None] * R
+    return Q, R
 
-    The mean is Σ_i g_i ũ_i ⊗ Ã_i, with the step's bases (ũ_i, Ã_i) and g_i = Σ_j R_ji² the weight of direction i:
-    σ_i for OK; the changes are the propagation by H left out, a wrong core, V̄ᵀ used for V̄, and other weights.
+
+def _step_variant(
+    u: np.ndarray,
+    A: np.ndarray,
+    H: np.ndarray,
+    xhat: np.ndarray,
+    D: np.ndarray,
+    s: np.ndarray,
+    *,
+    convention: str = "qr",
+    use_H: bool = True,
+    core: str = "right",
+    u_basis: str = "U",
+    A_basis: str = "Vt.T",
+    weight: str = "σ",
+    order: str = "CC",
+    pairing: str = "same",
+) -> tuple[np.ndarray, np.ndarray]:
+    """One OK step, u (r, K), A (r, n, k) -> (u' (r, K), A' (r, n, k)), built with at most one deliberate change.
+
+    The changes: the propagation by H left out (``use_H``), a wrong ``core``, ``u_basis`` Uᵀ for U, ``A_basis``
+    Vt (= V̄ᵀ) or U for V̄, other weights of the directions (``weight`` σ² or 1: coefficients σ or 1 where √σ
+    belongs), the matrices flattened and reshaped back in different orders (``order`` "CF": flattened row by row,
+    reshaped column by column; "FC" the other way), and the vectors and matrices paired in different orders
+    (``pairing`` "v": x̂ first among the vectors; "M": D first among the matrices).
     """
-    st, r = inst.step, inst.rank
-    HA = np.einsum("ab,jbq->jaq", st.H, inst.A) if use_H else inst.A
-    Qv, Rv = np.linalg.qr(np.concatenate([inst.u, st.xhat[None]]).T)
-    QM, RM = np.linalg.qr(np.concatenate([HA, st.D[None]]).reshape(r + 1, -1).T)
+    r = u.shape[0]
+    n, k = D.shape
+    HA = np.einsum("ab,jbq->jaq", H, A) if use_H else A
+    vs = np.concatenate([xhat[None], u]) if pairing == "v" else np.concatenate([u, xhat[None]])
+    Ms = np.concatenate([D[None], HA]) if pairing == "M" else np.concatenate([HA, D[None]])
+    flat = Ms.reshape(r + 1, -1) if order[0] == "C" else Ms.transpose(0, 2, 1).reshape(r + 1, -1)
+    Qv, Rv = _qr(vs.T, convention)
+    QM, RM = _qr(flat.T, convention)
     U, sig, Vt = np.linalg.svd(_CORES[core](Rv, RM))
-    u_t = (Qv @ U).T
-    A_t = (QM @ (Vt if vt else Vt.T)).T.reshape(r + 1, *st.D.shape)
-    g = {"σ": sig, "σ²": sig**2, "1": np.ones_like(sig)}[weight]
-    return np.einsum("i,ip,iaq->apq", g, u_t, A_t)
+    u_t = (Qv @ {"U": U, "Ut": U.T}[u_basis]).T
+    A_flat = (QM @ {"Vt.T": Vt.T, "Vt": Vt, "U": U}[A_basis]).T
+    A_t = A_flat.reshape(r + 1, n, k) if order[1] == "C" else A_flat.reshape(r + 1, k, n).transpose(0, 2, 1)
+    R = mixing_coefficients({"σ": sig, "σ²": sig**2, "1": np.ones_like(sig)}[weight]) * s
+    return R @ u_t, np.tensordot(R, A_t, axes=1)
 
 
-_MISTAKES = (
+_MIXED_ORDER = (
+    "The matrices are flattened and reshaped back in different orders: each M_j is flattened row by row "
+    "(M.reshape(-1)), so each Ã_i must be reshaped back row by row, .reshape(n, k); .reshape(k, n).T (or "
+    'order="F" on one side only) puts its entries in the wrong places.'
+)
+_PAIRING = (
+    "The vectors and the matrices are paired in different orders: the sum to compress is Σ_j v_j ⊗ M_j with "
+    "v = (u, x̂) and M = (H A, D) in the same order, so the j-th column stacked for the vectors and the j-th for the "
+    "matrices must belong to the same term; yours pairs x̂ with H A."
+)
+# The mistakes the checker recognises. Each: (its name, the change to the construction, the message). The mean of
+# a mistaken step over all sign vectors is compared with the reader's mean, under both conventions.
+_MISTAKES: tuple[tuple[str, dict[str, Any], str], ...] = (
     (
         "H",
         {"use_H": False},
@@ -276,23 +319,98 @@ _MISTAKES = (
     ),
     (
         "basis",
-        {"vt": True},
+        {"A_basis": "Vt"},
         "The matrix basis is wrong: np.linalg.svd returns Vt = V̄ᵀ, and Ã_i is column i of Q_M V̄ = Q_M Vt.T (row i of "
         "Vt), not of Q_M Vt.",
+    ),
+    (
+        "basis",
+        {"u_basis": "Ut"},
+        "The vector basis is wrong: np.linalg.svd returns U itself (only V̄ comes transposed), and ũ_i is column i "
+        "of Q_v U, not of Q_v Uᵀ.",
+    ),
+    (
+        "basis",
+        {"A_basis": "U"},
+        "The matrix basis is wrong: it uses U, the left singular vectors of C. The matrices Ã_i come from the right "
+        "ones, the columns of Q_M V̄ with V̄ = Vt.T.",
     ),
     (
         "scale",
         {"weight": "σ²"},
         "The scale is wrong: direction i must get the coefficients s_i R_ji on both sides with Σ_j R_ji² = σ_i, so "
-        "√σ enters each side (at r = 1, R = (√σ_1, −√σ_2)), not σ.",
+        "√σ enters each side, not σ.",
     ),
     (
         "scale",
         {"weight": "1"},
-        "The scale is missing: direction i must get the coefficients s_i R_ji on both sides with Σ_j R_ji² = σ_i "
-        "(at r = 1, R = (√σ_1, −√σ_2)); yours give every direction the weight 1.",
+        "The scale is missing: direction i must get the coefficients s_i R_ji on both sides with Σ_j R_ji² = σ_i; "
+        "yours give every direction the weight 1.",
     ),
+    ("order", {"order": "CF"}, _MIXED_ORDER),
+    ("order", {"order": "FC"}, _MIXED_ORDER),
+    ("pairing", {"pairing": "v"}, _PAIRING),
+    ("pairing", {"pairing": "M"}, _PAIRING.replace("yours pairs x̂ with H A", "yours pairs u with D")),
 )
+
+
+def _hidden_at_r1(change: dict[str, Any], convention: str) -> bool:
+    """Mistakes that change nothing at r = 1 with numpy: its SVD of a 2 × 2 matrix returns a symmetric U (so Uᵀ
+    is U), and with R factors of positive diagonal det C > 0, which makes V̄ symmetric too (so Vt is V̄)."""
+    return change.get("u_basis") == "Ut" or (convention == "positive" and change.get("A_basis") == "Vt")
+
+
+def _variant_outputs(inst: Instance, patterns: np.ndarray, convention: str = "qr", **change: Any) -> np.ndarray:
+    """The dense results (P, n, K, k) of the step with ``change`` for every sign vector of ``patterns``."""
+    st = inst.step
+    return np.stack(
+        [
+            kron_sum(*_step_variant(inst.u, inst.A, st.H, st.xhat, st.D, s, convention=convention, **change))
+            for s in patterns
+        ]
+    )
+
+
+def _orientation_gap(mine: np.ndarray, theirs: np.ndarray, patterns: np.ndarray) -> float:
+    """The largest difference between two steps' results over all sign vectors, for the best orientation ε of the
+    singular pairs (mine(ε ∘ s) against theirs(s)); flipping a pair is the same as flipping its sign."""
+    index = {tuple(p): i for i, p in enumerate(patterns)}
+    return min(
+        max(float(np.abs(mine[index[tuple(eps * p)]] - theirs[i]).max()) for i, p in enumerate(patterns))
+        for eps in patterns
+    )
+
+
+def _shows_every_mistake(inst: Instance, patterns: np.ndarray, margin: float = 1e-3) -> bool:
+    """Whether every mistake of _MISTAKES, under both conventions, changes the step's result on this instance by
+    more than ``margin`` (relative to its largest entry), so that a step with that mistake cannot pass here."""
+    right = _variant_outputs(inst, patterns)
+    scale = float(np.abs(right).max())
+    for _, change, _ in _MISTAKES:
+        for convention in _CONVENTIONS:
+            if inst.rank == 1 and _hidden_at_r1(change, convention):
+                continue
+            if (
+                _orientation_gap(_variant_outputs(inst, patterns, convention, **change), right, patterns)
+                <= margin * scale
+            ):
+                return False
+    return True
+
+
+def _step_instances(rank: int, rng: np.random.Generator, count: int) -> list[tuple[Any, Instance]]:
+    """``count`` fresh random steps at ``rank``, alternately of a gated and a tanh cell, each one that shows every
+    mistake of _MISTAKES (drawn again until it does; about half of the r = 1 steps do)."""
+    patterns = all_sign_patterns(rank + 1)
+    out = []
+    while len(out) < count:
+        cell_type = GatedCell if len(out) % 2 == 0 else TanhCell
+        n_in, n = int(rng.integers(2, 4)), int(rng.integers(rank + 1, rank + 4))
+        cell = cell_type(n_in, n, rng)
+        inst = make_instance(cell, rank, rng, warmup=int(rng.integers(rank + 1, rank + 6)))
+        if _shows_every_mistake(inst, patterns):
+            out.append((cell, inst))
+    return out
 
 
 def _in_singular_basis(X: np.ndarray, inst: Instance) -> np.ndarray:
@@ -328,10 +446,12 @@ def _infeasible_message(sigma: np.ndarray) -> str:
 
 def _diagnose_bias(mean: np.ndarray, inst: Instance, scale: float) -> str:
     """What is wrong in a biased OK step, from the mean of its results over all sign vectors."""
+    patterns = all_sign_patterns(inst.rank + 1)
     tol = 1e-6 * scale
     for _, change, message in _MISTAKES:
-        if np.linalg.norm(mean - _variant_mean(inst, **change)) <= tol:
-            return message
+        for convention in _CONVENTIONS:
+            if np.linalg.norm(mean - _variant_outputs(inst, patterns, convention, **change).mean(axis=0)) <= tol:
+                return message
     sigma = inst.sigma
     C = _in_singular_basis(mean, inst)
     u_t, A_t = _singular_pairs(inst)
@@ -358,11 +478,20 @@ def _diagnose_bias(mean: np.ndarray, inst: Instance, scale: float) -> str:
     )
 
 
-def _check_ok_step(answer: Any, rank: int, name: str) -> tuple[bool, str]:
+def _kf_merge_variance(inst: Instance) -> float:
+    """The variance of KF-RTRL's balanced merge of the two terms u ⊗ HA + x̂ ⊗ D of an r = 1 step (notebook 05):
+    2‖u‖‖HA‖‖x̂‖‖D‖ + 2⟨u, x̂⟩⟨HA, D⟩."""
+    st = inst.step
+    u, HA = inst.u[0], st.H @ inst.A[0]
+    norms = np.linalg.norm(u) * np.linalg.norm(HA) * np.linalg.norm(st.xhat) * np.linalg.norm(st.D)
+    return float(2 * norms + 2 * (u @ st.xhat) * np.sum(HA * st.D))
+
+
+def _check_ok_step(answer: Any, rank: int, name: str, count: int) -> tuple[bool, str]:
     if not callable(answer):
         return False, f"Give a function {name}(u, A, H, xhat, D, s) returning (u_new, A_new)."
     patterns = all_sign_patterns(rank + 1)
-    for cell, inst in _step_instances(rank, np.random.default_rng()):
+    for cell, inst in _step_instances(rank, np.random.default_rng(), count):
         st = inst.step
         u, A = (inst.u[0], inst.A[0]) if rank == 1 else (inst.u, inst.A)
         shape_u, shape_A = u.shape, A.shape
@@ -429,6 +558,11 @@ def _check_ok_step(answer: Any, rank: int, name: str) -> tuple[bool, str]:
                     " That is the released code's split: put the same coefficients on both sides (√σ_i each, not 1 "
                     "and σ_i)."
                 )
+            elif rank == 1 and np.isclose(errors.mean(), _kf_merge_variance(inst), rtol=1e-6):
+                hint = (
+                    " That is KF-RTRL's balanced merge of the two terms as they are (notebook 05). OK merges in the "
+                    "singular basis of P instead: the directions ũ_i ⊗ Ã_i, with √σ_i on both sides."
+                )
             return False, (
                 f"Unbiased, but the variance E‖X − P‖² = {errors.mean():.4g} is {errors.mean() / best:.3g} times the "
                 f"optimum minimal_variance(σ) = {best:.4g}.{hint}"
@@ -448,23 +582,25 @@ def _check_ok_step(answer: Any, rank: int, name: str) -> tuple[bool, str]:
                 "use one sign per singular direction, in the order of σ descending."
             )
     return True, (
-        "On 3 fresh random steps and every sign vector: unbiased, the minimal error on every draw, and "
+        f"On {count} fresh random steps and every sign vector: unbiased, the minimal error on every draw, and "
         "the same results as okcore's OK (up to the orientation of the singular pairs)."
     )
 
 
 @exercise("07.3", "one OK step at r = 1", _reference_step_r1)
 def _check_step_r1(answer: Any) -> tuple[bool, str]:
-    return _check_ok_step(answer, 1, "ok_step_r1")
+    return _check_ok_step(answer, 1, "ok_step_r1", STEPS_R1)
 
 
 @exercise("07.4", "one OK step at general r", _reference_step)
 def _check_step(answer: Any) -> tuple[bool, str]:
     for rank in (2, 3):
-        ok, message = _check_ok_step(answer, rank, "ok_step_general")
+        ok, message = _check_ok_step(answer, rank, "ok_step_general", STEPS_GENERAL)
         if not ok:
             return False, f"(r = {rank}) {message}"
-    return True, message.replace("3 fresh random steps", "fresh random steps at r = 2 and r = 3")
+    return True, message.replace(
+        f"{STEPS_GENERAL} fresh random steps", f"{STEPS_GENERAL} fresh random steps at r = 2 and as many at r = 3"
+    )
 
 
 # --- 07.5: a prediction -------------------------------------------------------------------------------------

@@ -1,8 +1,21 @@
 """Running a set of cached runs: each run one JSON file named after its config, finished files skipped.
 
-A run is a (path, config) pair; ``config["task"]`` says which kind of run it is (see :data:`RUNNERS`). Runs go to
-a local pool of processes (:func:`run_local`, one run per process at a time). Set ``OPENBLAS_NUM_THREADS=1`` so
-that parallel runs do not fight over cores (the Makefile does).
+A run is a (path, config) pair; ``config["task"]`` says which kind of run it is (see :data:`RUNNERS`). Runs go
+either to a local pool of processes (:func:`run_local`, one run per process at a time) or to the workers of a
+Dask distributed cluster (:func:`run_dask`); either way each run writes its own file, so the two give the same
+files. Set ``OPENBLAS_NUM_THREADS=1`` so that parallel runs do not fight over cores (the Makefile does; on a
+cluster, in the workers' environment).
+
+On a cluster (``pip install okcore[dask]``), start a scheduler and workers with one thread each, on machines that
+share the output folder (an NFS home, say), then pass the scheduler's address::
+
+    dask scheduler                                    # prints tcp://HOST:8786
+    OPENBLAS_NUM_THREADS=1 dask worker tcp://HOST:8786 --nworkers 16 --nthreads 1
+    python -m okcore.experiments copy --scheduler tcp://HOST:8786
+
+On a SLURM or PBS cluster, ``dask-jobqueue`` starts the workers as batch jobs (``SLURMCluster(cores=1,
+processes=1, memory="2GB", job_script_prologue=["export OPENBLAS_NUM_THREADS=1"])``, then
+``cluster.scale(jobs=16)`` and pass ``cluster.scheduler_address``).
 """
 
 from __future__ import annotations
@@ -12,10 +25,10 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from okcore.train.runs import run_copy, run_record, write_json
+from okcore.train.runs import copy_record, run_copy, write_json
 from okcore.train.text_runs import run_text, save_model, text_record, weights_path
 
-__all__ = ["RUNNERS", "run_name", "run_one", "pending", "run_local"]
+__all__ = ["RUNNERS", "run_name", "run_one", "pending", "run_local", "run_dask"]
 
 
 def run_name(config: dict) -> str:
@@ -34,9 +47,9 @@ def run_name(config: dict) -> str:
 
 def _copy(path: str, config: dict) -> tuple[float, dict]:
     result = run_copy(_train_config(config))
-    record = run_record(result, config)
+    record = copy_record(result, config)
     write_json(path, record)
-    return result.cpu_seconds, record["final"]
+    return result.cpu_seconds, {k: v for k, v in record["final"].items() if k in ("T", "loss_bits")}
 
 
 def _text(path: str, config: dict) -> tuple[float, dict]:
@@ -60,12 +73,16 @@ RUNNERS: dict[str, Callable[[str, dict], tuple[float, dict]]] = {"copy": _copy, 
 
 
 def run_one(path: str, config: dict) -> tuple[str, float, dict]:
-    """Run one config and write its file; returns (path, processor seconds, final values)."""
+    """Run one config and write its file; returns (path, processor seconds, final values).
+
+    The processor seconds are all the run cost in this process (``time.process_time``): training, and also the
+    evaluations and measurements that the run file's own ``cpu_s`` leaves out."""
     task = config.get("task")
     if task not in RUNNERS:
         raise ValueError(f"config: expected a task among {', '.join(RUNNERS)}, got {task!r}")
-    seconds, final = RUNNERS[task](path, config)
-    return path, seconds, final
+    start = time.process_time()
+    _, final = RUNNERS[task](path, config)
+    return path, time.process_time() - start, final
 
 
 def pending(runs: Iterable[tuple[Path, dict]], force: bool = False) -> list[tuple[Path, dict]]:
@@ -76,12 +93,39 @@ def pending(runs: Iterable[tuple[Path, dict]], force: bool = False) -> list[tupl
     return todo
 
 
-def run_local(todo: list[tuple[Path, dict]], jobs: int, report: Callable[[str], None] = print) -> float:
-    """Run ``todo`` on a pool of ``jobs`` processes; report each finished run; returns the wall seconds."""
+def run_local(todo: list[tuple[Path, dict]], jobs: int, report: Callable[[str], None] = print) -> tuple[float, float]:
+    """Run ``todo`` on a pool of ``jobs`` processes; report each finished run; returns (wall seconds, processor
+    seconds summed over the runs)."""
     start = time.perf_counter()
+    total = 0.0
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(run_one, str(p), c) for p, c in todo]
         for i, fut in enumerate(as_completed(futures), 1):
             path, seconds, final = fut.result()
+            total += seconds
             report(f"[{i}/{len(todo)}] {path}: {seconds:.0f} s of processor time, final {final}")
-    return time.perf_counter() - start
+    return time.perf_counter() - start, total
+
+
+def run_dask(
+    todo: list[tuple[Path, dict]], scheduler: str, report: Callable[[str], None] = print, timeout: float = 30.0
+) -> tuple[float, float]:
+    """Run ``todo`` on the workers of the Dask distributed cluster whose scheduler is at ``scheduler`` (e.g.
+    ``tcp://10.0.0.1:8786``), one task per run; report each finished run. Paths are made absolute: the workers
+    must see the same folder. ``timeout``: seconds to wait for the scheduler to answer (then ``OSError``).
+    Returns (wall seconds, processor seconds summed over the runs)."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise RuntimeError(
+            "--scheduler: needs Dask's distributed scheduler; install it with pip install 'okcore[dask]'"
+        ) from None
+    start = time.perf_counter()
+    total = 0.0
+    with Client(scheduler, timeout=timeout) as client:
+        futures = [client.submit(run_one, str(Path(p).resolve()), c, pure=False) for p, c in todo]
+        for i, fut in enumerate(as_completed(futures), 1):
+            path, seconds, final = fut.result()
+            total += seconds
+            report(f"[{i}/{len(todo)}] {path}: {seconds:.0f} s of processor time, final {final}")
+    return time.perf_counter() - start, total

@@ -20,7 +20,7 @@ import numpy as np
 
 from okcore._checks import check_nonneg_int, check_positive_float, check_positive_int, check_rng
 
-__all__ = ["CopyTask", "copy_sequence", "MARKER", "FILLER", "N_SYMBOLS"]
+__all__ = ["CopyTask", "copy_sequence", "recall_accuracy", "MARKER", "FILLER", "N_SYMBOLS"]
 
 MARKER = 2
 FILLER = 3
@@ -149,3 +149,43 @@ class CopyTask:
     def log_fields(self) -> dict[str, int]:
         """What a training log records about the task: the curriculum length."""
         return {"T": int(self.T_)}
+
+
+def recall_accuracy(
+    cell: object, readout: object, lengths: object, sequences: int = 256, rng: np.random.Generator | int = 0
+) -> dict:
+    """How well fixed weights recall each bit: per length T and bit position i, the share of ``sequences`` fresh
+    copy sequences whose target b_i (at step T + 1 + i) gets the highest score of the readout.
+
+    Each sequence runs alone from h = 0, as in training after a reset; the weights are not changed.
+
+    Args:
+        cell, readout: a trained cell (``GatedCell`` or ``TanhCell``, ``n_in = 4``) and its ``Readout``.
+        lengths: the sequence lengths T to test (positive integers).
+        sequences: sequences per length, run side by side as one batch.
+        rng: Generator (or integer seed) for the bits.
+
+    Returns:
+        ``{"lengths": [T, ...], "sequences": N, "accuracy": [[acc of b_1, ..., acc of b_T], ...]}``, one row per
+        length, each entry in [0, 1] (0.5 is guessing).
+    """
+    Ts = [check_positive_int("lengths", int(T)) for T in np.atleast_1d(np.asarray(lengths))]
+    if not Ts:
+        raise ValueError("lengths: expected at least one sequence length, got none")
+    sequences = check_positive_int("sequences", sequences)
+    rng = _as_generator(rng)
+    eye = np.eye(N_SYMBOLS, dtype=cell.dtype)
+    rows = []
+    for T in Ts:
+        bits = rng.integers(0, 2, size=(sequences, T))
+        filler = np.full((sequences, T + 1), FILLER)
+        inputs = np.concatenate([np.full((sequences, 1), MARKER), bits, filler], axis=1)  # (N, 2T + 2)
+        h = np.zeros((sequences, cell.n_hidden), dtype=cell.dtype)
+        correct = np.zeros(T)
+        for t in range(2 * T + 2):
+            h = cell._step(eye[inputs[:, t]], h).h
+            if t >= T + 2:  # the target at step t is bit t - T - 1 (counted from 1)
+                guess = (h @ readout.W_out[:-1] + readout.W_out[-1]).argmax(axis=1)
+                correct[t - T - 2] = np.mean(guess == bits[:, t - T - 2])
+        rows.append([round(float(a), 4) for a in correct])
+    return {"lengths": Ts, "sequences": sequences, "accuracy": rows}

@@ -32,8 +32,6 @@ compute.
 
 from __future__ import annotations
 
-import math
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +46,7 @@ from okcore.estimator import Estimator
 from okcore.optim import Adam, clip_by_global_norm
 from okcore.readout import Readout
 from okcore.rtrl import ExactRTRL
+from okcore.train.progress import Progress
 
 __all__ = [
     "METHODS",
@@ -198,38 +197,6 @@ class TrainResult:
     cpu_seconds: float = 0.0
 
 
-class _Progress:
-    """Progress on stderr: one line rewritten in place on a terminal (at most every ``every`` seconds), or, where
-    stderr is not a terminal (a notebook, a log file), a new line at every tenth of the run."""
-
-    def __init__(self, total: int, every: float = 0.5) -> None:
-        self.total, self.every, self.start, self.last = total, every, time.perf_counter(), -math.inf
-        self.tty = sys.stderr.isatty()
-        self.next_tenth = 1
-        self.printed = -1  # the step of the last line written (not on a terminal)
-
-    def show(self, done: int, text: str, force: bool = False) -> None:
-        now = time.perf_counter()
-        rate = done / max(now - self.start, 1e-9)
-        line = f"step {done}/{self.total}  {text}  {rate:.0f} steps/s"
-        if self.tty:
-            if force or now - self.last >= self.every:
-                self.last = now
-                sys.stderr.write(f"\r{line} ")
-                sys.stderr.flush()
-        elif force or done * 10 >= self.next_tenth * self.total:
-            while done * 10 >= self.next_tenth * self.total:
-                self.next_tenth += 1
-            sys.stderr.write(line + "\n")
-            self.printed = done
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.tty:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     na, nb = np.linalg.norm(a), np.linalg.norm(b)
     return float(np.vdot(a, b) / (na * nb)) if na > 0 and nb > 0 else float("nan")
@@ -332,7 +299,7 @@ def train(
             influence estimate.
         evaluate, eval_every: if given, ``evaluate(cell, readout)`` is called every ``eval_every`` steps and at the
             end; the dict it returns is added to the log record of that step.
-        progress: report progress on stderr.
+        progress: show a progress bar in a terminal or a notebook (see :mod:`okcore.train.progress`).
 
     Returns:
         A :class:`TrainResult`. Ctrl-C stops the run cleanly with ``stopped=True``.
@@ -364,7 +331,7 @@ def train(
     exact = ExactRTRL(model, batch=B) if cosine_every else None
     adam = Adam([model.W, readout.W_out], lr)
     history = History()
-    bar = _Progress(steps) if progress else None
+    bar = Progress(steps) if progress else None
     sliding = method == "tbptt" and window == "sliding"
 
     h = np.zeros((B, hidden), dtype=dtype)
@@ -380,10 +347,13 @@ def train(
     def cpu_now() -> float:
         return time.process_time() - cpu_start - cpu_aside
 
+    logged_cpu = (-1, 0.0)  # (step, processor time) of the last record
+
     def log(step: int, extra: dict | None = None) -> None:
-        nonlocal interval_loss, interval_n, interval_cmp
+        nonlocal interval_loss, interval_n, interval_cmp, logged_cpu
         record = {"step": step, "loss_bits": round(interval_loss / max(interval_n, 1), 6), **task.log_fields()}
-        record["cpu_s"] = round(cpu_now(), 3)
+        logged_cpu = (step, cpu_now())
+        record["cpu_s"] = round(logged_cpu[1], 3)
         for key in AGREEMENT:
             values = [c[key] for c in interval_cmp if key in c]
             if values:
@@ -464,11 +434,11 @@ def train(
             if done % log_every == 0 or extra is not None:
                 log(done, extra)
             if bar is not None:
-                last = history.records[-1] if history.records else {}
-                bar.show(done, "  ".join(f"{k} {v}" for k, v in last.items() if k not in ("step", "cpu_s")))
+                bar.show(done, history.records[-1] if history.records else None)
     except KeyboardInterrupt:
         stopped = True
-    cpu_seconds = cpu_now()
+    # a run whose last step was logged reports that record's time, so the two always agree
+    cpu_seconds = logged_cpu[1] if logged_cpu[0] == done else cpu_now()
     need_eval = evaluate is not None and done > 0 and not (eval_every and done % eval_every == 0)
     c0 = time.process_time()
     extra = dict(evaluate(model, readout)) if need_eval else None
@@ -479,9 +449,8 @@ def train(
         history.records[-1].update(extra)
     seconds = time.perf_counter() - start
     if bar is not None:
-        if bar.tty or bar.printed != done:
-            bar.show(done, "stopped" if stopped else "done", force=True)
-        bar.close()
+        bar.show(done, history.records[-1] if history.records else None)
+        bar.close("stopped" if stopped else "done")
     return TrainResult(model, readout, history, done, seconds, stopped, estimator, cpu_seconds)
 
 

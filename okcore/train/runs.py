@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 import okcore
-from okcore.tasks.copy import CopyTask
+from okcore.tasks.copy import CopyTask, recall_accuracy
 from okcore.train.loop import DEFAULT_LR, TrainResult, check_method, seed_streams, train
 
 __all__ = [
@@ -25,6 +25,9 @@ __all__ = [
     "train_options",
     "common_options",
     "run_record",
+    "copy_record",
+    "environment",
+    "RECALL_LENGTHS",
     "write_json",
     "load_run",
     "check_out_path",
@@ -46,6 +49,8 @@ COPY_DEFAULTS: dict = {
     "dtype": "float64",
     "log_every": 500,
     "cosine_every": 0,
+    "shadows": None,
+    "shadow_every": 0,
 }
 
 
@@ -59,15 +64,25 @@ def copy_config(**overrides: object) -> dict:
         raise ValueError(f"config: unknown option(s) {', '.join(unknown)}; expected some of {', '.join(COPY_DEFAULTS)}")
     config = {**COPY_DEFAULTS, **overrides}
     check_method(config["method"], config["rank"], config["truncation"])
+    if config["shadows"] is not None:
+        if config["method"] != "exact":
+            raise ValueError(f"shadows: only exact RTRL drives a shared trajectory, got method {config['method']!r}")
+        if not isinstance(config["shadow_every"], int) or config["shadow_every"] < 1:
+            raise ValueError(f"shadow_every: expected a positive integer with shadows, got {config['shadow_every']!r}")
     return config
 
 
 def run_copy(config: dict, progress: bool = False) -> TrainResult:
     """Train on the copy task as ``config`` (from :func:`copy_config`) says."""
     task = CopyTask(config["batch"], seed_streams(config["seed"])["task"])
-    return train(
-        task, config["method"], **train_options(config), cosine_every=config["cosine_every"], progress=progress
-    )
+    method = config["method"]
+    options = train_options(config)
+    if config.get("shadows"):
+        from okcore.train.shadow import shared_trajectory
+
+        method = shared_trajectory(config["shadows"], config["shadow_every"])
+        options.update(rank=None, truncation=None)
+    return train(task, method, **options, cosine_every=config["cosine_every"], progress=progress)
 
 
 def common_options(args: object) -> dict:
@@ -101,6 +116,39 @@ def run_record(result: TrainResult, config: dict) -> dict:
         "log": result.history.records,
         "final": final,
     }
+
+
+# The lengths at which a cached copy run's final weights are tested bit by bit (:func:`copy_record`).
+RECALL_LENGTHS = tuple(range(1, 17))
+
+
+def environment() -> dict:
+    """Where a run was made: machine, CPU, BLAS, its thread settings and versions (``okcore.costs.environment``)."""
+    from okcore.costs import environment as measured  # okcore.costs imports okcore.train: import it late
+
+    return measured()
+
+
+def copy_record(result: TrainResult, config: dict, sequences: int = 256) -> dict:
+    """:func:`run_record` of a copy-task run, with two additions to ``final``: ``recall``, the final weights'
+    accuracy on each bit of fresh sequences of every length in :data:`RECALL_LENGTHS`
+    (:func:`okcore.tasks.copy.recall_accuracy`, ``sequences`` per length, bits from the run's seed), and
+    ``environment``, the machine and BLAS the run's processor times were measured on. A run with shadows
+    (:mod:`okcore.train.shadow`) gets, in each log record and in ``final``, ``shadows``: per shadow the mean
+    agreement with exact RTRL over the records' interval (over the whole run in ``final``)."""
+    record = run_record(result, config)
+    if config.get("shadows"):
+        from okcore.train.shadow import bin_agreement
+
+        agreement = result.estimator.agreement
+        bins = bin_agreement(agreement, [r["step"] for r in record["log"]])
+        for r, found in zip(record["log"], bins, strict=True):
+            r["shadows"] = found
+        record["final"]["shadows"] = bin_agreement(agreement, [result.steps_done])[0]
+    rng = np.random.default_rng(np.random.SeedSequence(config["seed"]).spawn(4)[3])  # not one of the run's streams
+    record["final"]["recall"] = recall_accuracy(result.cell, result.readout, RECALL_LENGTHS, sequences, rng)
+    record["final"]["environment"] = environment()
+    return record
 
 
 def check_out_path(path: str | os.PathLike) -> Path:

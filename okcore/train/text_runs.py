@@ -143,6 +143,12 @@ def load_text_data(config: dict) -> TextData:
             f"corpus: expected at least {need} characters of training text (batch {config['batch']} + 1), "
             f"got {len(train_text)}"
         )
+    if config["valid"] is None and config["corpus"] != CORPUS and len(valid_text) < 2:
+        frac = config["valid_fraction"]
+        raise ValueError(
+            f"corpus: expected a text long enough for its last {frac:.0%} to make a validation text of at least 2 "
+            f"characters, got {len(text)} characters (or give a separate validation text)"
+        )
     vocab = Vocabulary.from_text(train_text, max_size=config["max_vocab"])
     valid = vocab.encode(valid_text)
     if valid.size < 2:
