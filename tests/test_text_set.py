@@ -76,6 +76,9 @@ def test_groups_allow_a_rate_per_method_and_nothing_else(tmp_path):
     _run(tmp_path, "kf", 0, 0.002, hidden=16)
     with pytest.raises(ValueError, match="differ in hidden"):
         load_text_groups(tmp_path)
+    assert list(load_text_groups(tmp_path, "kf-*.json")) == ["KF"]  # one method alone
+    with pytest.raises(ValueError, match=r"\(uoro-\*.json\) in .*found none"):
+        load_text_groups(tmp_path, "uoro-*.json")
 
 
 def test_the_best_rate_of_a_sweep(tmp_path):

@@ -173,16 +173,18 @@ def text_runs() -> list[tuple[str, dict]]:
 _SAME = ("task", "corpus", "hidden", "batch", "steps", "cell", "clip", "dtype", "reset_every", "eval_every")
 
 
-def load_text_groups(folder: str | os.PathLike) -> dict[str, Group]:
+def load_text_groups(folder: str | os.PathLike, pattern: str = "*.json") -> dict[str, Group]:
     """The run files of one folder of the text set grouped by method (label), in the palette's order of methods.
 
-    Runs may differ in their learning rate (each method has its own, see the module docstring) but in no other
-    setting of ``_SAME``; a ValueError says which differ.
+    ``pattern``: which run files of the folder (a glob pattern, e.g. ``"tbptt-t100-*.json"`` for one method of
+    ``compute/``, whose methods run for different numbers of steps). Runs may differ in their learning rate (each
+    method has its own, see the module docstring) but in no other setting of ``_SAME``; a ValueError says which
+    differ.
     """
     folder = Path(folder)
-    files = sorted(folder.glob("*.json"))
+    files = sorted(folder.glob(pattern))
     if not files:
-        raise ValueError(f"folder: expected run files (*.json) in {str(folder)!r}, found none")
+        raise ValueError(f"folder: expected run files ({pattern}) in {str(folder)!r}, found none")
     runs = [load_run(f) for f in files]
     ref = runs[0]["config"]
     for r in runs[1:]:
