@@ -53,7 +53,9 @@ def test_best_checkpoint_gives_the_cached_validation_and_test_bpc():
         got = contiguous_bpc(cell, readout, data.valid, streams=streams)
         assert got == pytest.approx(record["final"][key], abs=1e-6)
     cell, readout, _ = load_model(path, "best")
-    got = contiguous_bpc(cell, readout, data.test, streams=eval_streams(data.test, record["config"] | {"eval_chars": None}))
+    got = contiguous_bpc(
+        cell, readout, data.test, streams=eval_streams(data.test, record["config"] | {"eval_chars": None})
+    )
     assert got == pytest.approx(record["final"]["test_bpc"], abs=1e-6)
 
 
