@@ -45,9 +45,14 @@ def test_training_benchmark_prints_a_row_per_method():
         timeout=300,
         check=True,
     )
-    rows = [line.split("|")[1:-1] for line in run.stdout.splitlines() if line.startswith("| ")][1:]
+    methods, dtypes = run.stdout.split("\nfloat32 against float64")
+    rows = [line.split("|")[1:-1] for line in methods.splitlines() if line.startswith("| ")][1:]
     cells = [[c.strip() for c in row] for row in rows]
     assert [c[0] for c in cells[:3]] == ["exact", "ok r=1", "ok r=2"] and len(cells) == 11
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in dtypes.splitlines() if line.startswith("| ")]
+    assert [r[0] for r in rows[1:]] == ["float64", "float32"]
+    assert all(float(steps_s) > 0 and float(ms) > 0 and 0 < float(bpc) < 8 for _, steps_s, ms, bpc in rows[1:])
+    assert "target: float32 at least 1.6x" in dtypes
     for label, _n, _batch, steps_s, ms, update, outside in cells:
         assert float(steps_s) > 0 and float(ms) > 0
         if label.startswith("tbptt"):

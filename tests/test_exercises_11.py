@@ -8,7 +8,7 @@ import pytest
 
 from okcore.exercises import check, show_solution, solution
 
-KEYS = ["11.1", "11.2", "11.3"]
+KEYS = ["11.1", "11.2", "11.3", "11.4"]
 
 
 def verdict(key, answer, capsys):
@@ -109,4 +109,40 @@ def _probs(kind):
 )
 def test_sampling_mistakes(kind, message, capsys):
     ok, out = verdict("11.3", _probs(kind), capsys)
+    assert ok is False and message in out
+
+
+def _kn(kind):
+    from okcore.exercises.nb11 import _kn_variant, _reference_kn_bigram
+
+    def f(train, V):
+        if kind in ("occurrences", "no-floor"):
+            return _kn_variant(train, V, kind)
+        P = _reference_kn_bigram()(train, V)
+        if kind == "unseen-context-nan":
+            P[0] = np.nan
+        elif kind == "no-discount":  # the discount forgotten at the bigram level: rows no longer sum to 1
+            c = np.zeros((V, V))
+            np.add.at(c, (train[:-1], train[1:]), 1.0)
+            seen = c.sum(axis=1) > 0
+            P[seen] += 0.01
+        elif kind == "transposed":
+            P = P.T
+        return P
+
+    return f
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("occurrences", "continuations, not occurrences"),
+        ("no-floor", "uniform distribution 1/V"),
+        ("unseen-context-nan", "never seen in training"),
+        ("no-discount", "sum to 1"),
+        ("transposed", "sum to 1"),
+    ],
+)
+def test_kneser_ney_mistakes(kind, message, capsys):
+    ok, out = verdict("11.4", _kn(kind), capsys)
     assert ok is False and message in out

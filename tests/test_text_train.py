@@ -10,7 +10,19 @@ import pytest
 from okcore.tasks import TextStreams, contiguous_bpc
 from okcore.train import cli
 from okcore.train.runs import load_run
-from okcore.train.text_runs import load_model, load_text_data, sample_run, text_config
+from okcore.train.text_runs import (
+    CHARS_PER_STREAM,
+    auto_streams,
+    eval_streams,
+    load_model,
+    load_text_data,
+    run_text,
+    sample_run,
+    save_model,
+    snapshot_steps,
+    text_config,
+    text_record,
+)
 
 LINE = "In the beginning was the word, and the word was with the text; and the text was long.\n"
 
@@ -45,8 +57,59 @@ def test_text_command_writes_run_and_weights(corpus, tmp_path, capsys):
     data = load_text_data(text_config(corpus=str(corpus), batch=3))
     text = LINE * 30
     assert data.valid.size == len(text) - int(len(text) * 0.9)  # the last 10% of the file
-    streams = min(128, (data.valid.size - 1) // 2)
+    streams = eval_streams(data.valid, config)
+    assert streams == 1  # 254 characters: one stream, not 127 streams of 2 characters
     assert contiguous_bpc(cell, readout, data.valid, streams=streams) == pytest.approx(final["valid_bpc"], abs=1e-6)
+
+
+def test_eval_streams_option_sets_the_validation_layout(corpus, tmp_path):
+    out = tmp_path / "run.json"
+    assert _train(corpus, out, "--method", "kf", "--eval-streams", "4") == 0
+    final, config = load_run(out)["final"], load_run(out)["config"]
+    assert config["eval_streams"] == 4
+    cell, readout, _ = load_model(out)
+    data = load_text_data(text_config(corpus=str(corpus), batch=3))
+    assert contiguous_bpc(cell, readout, data.valid, streams=4) == pytest.approx(final["valid_bpc"], abs=1e-6)
+    assert contiguous_bpc(cell, readout, data.valid, streams=1) != pytest.approx(final["valid_bpc"], abs=1e-6)
+
+
+def test_streams_follow_the_length_of_the_text():
+    assert auto_streams(500) == 1 and auto_streams(20_000) == 20 and auto_streams(195_000) == 128
+    ids = np.zeros(50_001, dtype=int)
+    assert eval_streams(ids, {"eval_streams": None, "eval_chars": None}) == 50_000 // CHARS_PER_STREAM
+    assert eval_streams(ids, {"eval_streams": None, "eval_chars": 5_000}) == 5
+    assert eval_streams(ids, {"eval_streams": 64, "eval_chars": 100}) == 50  # at most one per 2 characters
+    with pytest.raises(ValueError, match="eval_streams"):
+        text_config(eval_streams=0)
+    with pytest.raises(ValueError, match="snapshots"):
+        text_config(snapshots=[0, 10])
+
+
+def test_best_checkpoint_and_snapshots_are_kept(corpus, tmp_path):
+    config = text_config(
+        corpus=str(corpus), method="uoro", hidden=6, batch=3, steps=120, log_every=20, eval_every=40,
+        snapshots=[20, 80], lr=0.05, dtype="float32",
+    )  # fmt: skip
+    result, data = run_text(config)
+    log = result.history.records
+    assert [r["step"] for r in log] == [20, 40, 60, 80, 100, 120]  # one record per log_every steps
+    valid = {r["step"]: r["valid_bpc"] for r in log if "valid_bpc" in r}
+    assert list(valid) == [40, 80, 120]
+    path = tmp_path / "run.npz"
+    save_model(path, result, data.vocab, config)
+    assert snapshot_steps(path) == [20, 80, 120]
+    best_step = min(valid, key=valid.get)
+    for which, step in (("best", best_step), (80, 80), ("final", 120), (120, 120)):
+        cell, readout, _ = load_model(path, which)
+        assert cell.W.dtype == np.float32
+        got = contiguous_bpc(cell, readout, data.valid, streams=eval_streams(data.valid, config))
+        assert got == pytest.approx(valid[step], abs=1e-6)
+    with pytest.raises(ValueError, match="which"):
+        load_model(path, 40)
+    data.test = data.valid  # scored on the validation text, the test bpc is the best checkpoint's validation bpc
+    record = text_record(result, data, config)
+    assert record["final"]["best_step"] == best_step and record["final"]["best_valid_bpc"] == valid[best_step]
+    assert record["final"]["test_bpc"] == pytest.approx(valid[best_step], abs=1e-6)
 
 
 def test_sample_command(corpus, tmp_path, capsys):
@@ -99,6 +162,7 @@ def test_bad_files_exit_2_with_one_line(corpus, tmp_path, capsys, option, conten
         (["--method", "kf", "--max-vocab", "1"], "max-vocab"),
         (["--method", "kf", "--eval-every", "-1"], "eval-every"),
         (["--method", "kf", "--reset-every", "0"], "reset-every"),
+        (["--method", "kf", "--eval-streams", "0"], "eval-streams"),
     ],
 )
 def test_bad_options_exit_2(corpus, tmp_path, capsys, argv, option):

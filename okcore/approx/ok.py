@@ -78,8 +78,10 @@ _SIGMA_TOL = 1e-13
 _SIGMA_FLOOR = 1e-150
 # Smallest Cholesky pivot of the unit-diagonal Gram matrix of the M_j (the sine of the angle between M_j and the
 # span of the earlier ones) below which a row falls back to Householder QR: the Gram matrix then no longer
-# determines S to the precision the split needs.
+# determines S to the precision the split needs. In float32 the Gram matrix is summed in float32 (its entries
+# carry relative errors of about 1e-7 instead of 1e-16), so the pivot must be larger for the same relative accuracy.
 _PIVOT_TOL = 1e-3
+_PIVOT_TOL_FLOAT32 = 3e-2
 
 # Up to this rank the Gram matrix of the H A_j is formed with one np.vecdot per diagonal of its lower triangle
 # (plain dot products); beyond it with one matrix product, whose packing overhead only pays off for many rows.
@@ -355,17 +357,20 @@ class OK(KroneckerSumEstimator):
             rows = np.ones(B, dtype=bool)
             return self._qr_basis(rows, self._HA, d), rows
         G = self._gram
-        HA = self._HA if self.dtype == np.float64 else self._HA.astype(np.float64)  # the Gram matrix in float64
-        HA2 = HA.reshape(B, r, -1)
+        # The products are summed in the dtype of H A (a float32 copy in float64 would cost more than the products);
+        # the small Gram matrix and all that follows are float64.
+        HA2 = self._HA.reshape(B, r, -1)
         d = d.astype(np.float64, copy=False)
         if self._gram_lower is None:
-            np.matmul(HA2, HA2.transpose(0, 2, 1), out=G[:, :r, :r])
+            if self.dtype == np.float64:
+                np.matmul(HA2, HA2.transpose(0, 2, 1), out=G[:, :r, :r])
+            else:
+                G[:, :r, :r] = HA2 @ HA2.transpose(0, 2, 1)
         else:  # the lower triangle only (Cholesky reads no more); the upper one of this block stays 0
             for o, out in enumerate(self._gram_lower):
                 np.vecdot(HA2[:, o:], HA2[:, : r - o], out=out)
         # ⟨H A_j, D⟩ from the 2n entries of H A_j where D can be non-zero
-        HA_diag = self._HA_diag if HA is self._HA else self._diagonal(HA)
-        np.einsum("bjca,bca->bj", HA_diag, d.reshape(B, -1, self.n), out=G[:, r, :r])
+        np.einsum("bjca,bca->bj", self._HA_diag, d.reshape(B, -1, self.n), out=G[:, r, :r])
         G[:, :r, r] = G[:, r, :r]
         G[:, r, r] = np.einsum("bq,bq->b", d, d)
         # scale to unit diagonal; an exactly zero M_j gets a decoupled unit row (and a zero column of S)
@@ -383,9 +388,10 @@ class OK(KroneckerSumEstimator):
         # span of M_1..M_{i-1}; a small one means the Gram matrix has lost the precision that S needs.
         S = L.transpose(0, 2, 1) * norm[:, None, :]
         pivots = L.reshape(B, -1)[:, :: r + 2]
-        if pivots.min() >= _PIVOT_TOL:
+        tol = _PIVOT_TOL if self.dtype == np.float64 else _PIVOT_TOL_FLOAT32
+        if pivots.min() >= tol:
             return S, self._no_rows
-        bad = pivots.min(axis=1) < _PIVOT_TOL
+        bad = pivots.min(axis=1) < tol
         S[bad] = self._qr_basis(bad, self._HA, d)
         return S, bad
 

@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 
 from okcore.cells import GatedCell
-from okcore.exercises import exercise
+from okcore.exercises import call_answer, exercise
 from okcore.readout import Readout
+from okcore.tasks.ngram import NGramModel
 from okcore.tasks.text import contiguous_bpc, unigram_bpc
 
 # --- 11.1: the unigram reference line ------------------------------------------------------------------
@@ -161,4 +162,101 @@ def _check_probs(answer: Any) -> tuple[bool, str]:
         if np.allclose(got, ref(logits * T, T), rtol=1e-9, atol=1e-12):
             return False, f"The temperature {T} was not applied: use softmax(logits / temperature)."
         return False, f"For temperature {T} expected {np.round(want, 4)}, got {np.round(got, 4)}."
+    return True, ""
+
+
+# --- 11.4: the Kneser–Ney bigram model -----------------------------------------------------------------
+
+
+def _reference_kn_bigram() -> Callable[[np.ndarray, int], np.ndarray]:
+    def kn_bigram(train_ids: np.ndarray, V: int) -> np.ndarray:
+        c = np.zeros((V, V))
+        np.add.at(c, (train_ids[:-1], train_ids[1:]), 1.0)  # c[v, w]: how often w followed v
+
+        def discount(counts):  # D = t1 / (t1 + 2 t2)
+            t1, t2 = np.sum(counts == 1), np.sum(counts == 2)
+            return t1 / (t1 + 2 * t2)
+
+        cont = (c > 0).sum(axis=0).astype(float)  # continuation counts: how many distinct v precede w
+        D1 = discount(cont)
+        p1 = (np.maximum(cont - D1, 0.0) + D1 * np.sum(cont > 0) / V) / cont.sum()
+        total = c.sum(axis=1, keepdims=True)  # c(v·)
+        types = (c > 0).sum(axis=1, keepdims=True)  # N(v·)
+        D2 = discount(c)
+        p2 = (np.maximum(c - D2, 0.0) + D2 * types * p1) / np.maximum(total, 1.0)
+        return np.where(total > 0, p2, p1)  # a context never seen backs off to p1
+
+    return kn_bigram
+
+
+def _kn_cases(rng: np.random.Generator) -> list[tuple[np.ndarray, int]]:
+    """Short texts from random Markov chains; symbol 0 never occurs (an unseen context and an unseen character),
+    and some bigrams occur once and some twice (so that both discounts are defined)."""
+    cases = []
+    for V in (4, 6, 9):
+        while True:
+            P = rng.dirichlet(np.full(V - 1, 0.4), size=V - 1)
+            ids = [int(rng.integers(V - 1))]
+            for _ in range(int(rng.integers(60, 150))):
+                ids.append(int(rng.choice(V - 1, p=P[ids[-1]])))
+            train = np.array(ids) + 1
+            c = np.zeros((V, V))
+            np.add.at(c, (train[:-1], train[1:]), 1.0)
+            cont = (c > 0).sum(axis=0)
+            if all(np.any(x == 1) and np.any(x == 2) for x in (c, cont)):
+                break
+        cases.append((train, V))
+    return cases
+
+
+def _kn_variant(train: np.ndarray, V: int, kind: str) -> np.ndarray:
+    """Typical mistakes, computed for the diagnosis."""
+    c = np.zeros((V, V))
+    np.add.at(c, (train[:-1], train[1:]), 1.0)
+    cont = (c > 0).sum(axis=0).astype(float)
+    if kind == "occurrences":
+        cont = c.sum(axis=0)
+    t1, t2 = np.sum(cont == 1), np.sum(cont == 2)
+    D1 = t1 / (t1 + 2 * t2) if t1 + t2 else 0.0
+    p1 = (np.maximum(cont - D1, 0.0) + D1 * np.sum(cont > 0) / V) / cont.sum()
+    if kind == "no-floor":
+        p1 = cont / cont.sum()
+    total = c.sum(axis=1, keepdims=True)
+    types = (c > 0).sum(axis=1, keepdims=True)
+    t1, t2 = np.sum(c == 1), np.sum(c == 2)
+    D2 = t1 / (t1 + 2 * t2)
+    p2 = (np.maximum(c - D2, 0.0) + D2 * types * p1) / np.maximum(total, 1.0)
+    return np.where(total > 0, p2, p1)
+
+
+@exercise("11.4", "the interpolated Kneser–Ney bigram model", _reference_kn_bigram)
+def _check_kn_bigram(answer: Any) -> tuple[bool, str]:
+    if not callable(answer):
+        return False, "Give a function kn_bigram(train_ids, V) returning the (V, V) matrix of p(w | v)."
+    for train, V in _kn_cases(np.random.default_rng()):
+        want = NGramModel(train, V, 2).distribution(np.arange(V)[:, None])
+        got = np.asarray(call_answer(answer, "kn_bigram", {"train_ids": train, "V": V}), dtype=np.float64)
+        if got.shape != (V, V):
+            return False, f"Expected a ({V}, {V}) matrix, one row p(· | v) per context v; got shape {got.shape}."
+        if np.allclose(got, want, rtol=1e-9, atol=1e-12):
+            continue
+        if np.any(~np.isfinite(got[0])) or np.allclose(got[1:], want[1:], rtol=1e-9, atol=1e-12):
+            return False, (
+                "Row 0 is a context never seen in training (its counts are all 0): there the model backs off to "
+                "the unigram level p1(w) alone."
+            )
+        if not np.allclose(got.sum(axis=1), 1.0, rtol=1e-9):
+            return False, "Each row p(· | v) should sum to 1; check the discounted counts and the back-off weight."
+        for kind, message in (
+            ("occurrences", "The unigram level counts continuations, not occurrences: for each w, the number of "
+             "distinct characters v seen before it, (c > 0).sum(axis=0)."),
+            ("no-floor", "The unigram level is interpolated too: discount it by D1 and give the freed mass to the "
+             "uniform distribution 1/V, so that a character never seen keeps a probability above 0."),
+        ):  # fmt: skip
+            if np.allclose(got, _kn_variant(train, V, kind), rtol=1e-9, atol=1e-12):
+                return False, message
+        worst = np.unravel_index(np.argmax(np.abs(got - want)), got.shape)
+        return False, (
+            f"For V = {V}, p(w={worst[1]} | v={worst[0]}) should be {want[worst]:.6f}, got {got[worst]:.6f}."
+        )
     return True, ""

@@ -54,9 +54,10 @@ def _copy(path: str, config: dict) -> tuple[float, dict]:
 
 def _text(path: str, config: dict) -> tuple[float, dict]:
     result, data = run_text(_train_config(config))
-    weights = weights_path(path)
-    save_model(weights, result, data.vocab, config)
-    record = text_record(result, data, config, weights=weights.name)
+    weights = weights_path(path) if config.get("save_weights", True) else None
+    if weights is not None:
+        save_model(weights, result, data.vocab, config)
+    record = text_record(result, data, config, weights=None if weights is None else weights.name)
     write_json(path, record)
     final = {k: record["final"].get(k) for k in ("valid_bpc", "best_valid_bpc", "test_bpc")}
     return result.cpu_seconds, final

@@ -67,6 +67,12 @@ def add_text_parsers(
         "--eval-chars", type=int, default=TEXT_DEFAULTS["eval_chars"], help="characters of validation text evaluated"
     )
     text.add_argument(
+        "--eval-streams",
+        type=int,
+        default=TEXT_DEFAULTS["eval_streams"],
+        help="contiguous streams the validation text is read in (default: one per 1,000 characters, at most 128)",
+    )
+    text.add_argument(
         "--reset-every", type=int, default=TEXT_DEFAULTS["reset_every"], help="steps between resets of the streams"
     )
     text.add_argument(
@@ -92,6 +98,8 @@ def text_command(args: argparse.Namespace) -> int:
         check_positive(name.replace("_", "-"), getattr(args, name))
     if args.eval_every < 0:
         raise ValueError(f"--eval-every: expected an integer >= 0 (0: only at the end), got {args.eval_every}")
+    if args.eval_streams is not None and args.eval_streams < 1:
+        raise ValueError(f"--eval-streams: expected a positive integer, got {args.eval_streams}")
     if args.max_vocab < 2:
         raise ValueError(
             f"--max-vocab: expected an integer >= 2 (the unknown symbol and a character), got {args.max_vocab}"
@@ -103,6 +111,7 @@ def text_command(args: argparse.Namespace) -> int:
             **common_options(args),
             eval_every=args.eval_every,
             eval_chars=args.eval_chars,
+            eval_streams=args.eval_streams,
             reset_every=args.reset_every,
             max_vocab=args.max_vocab,
         )
