@@ -48,7 +48,11 @@ def common_arguments(defaults: dict) -> list[tuple[str, dict, str | None]]:
     (``COPY_DEFAULTS`` or ``TEXT_DEFAULTS``). ``check`` is ``"positive"``, ``"nonneg"`` or None."""
     return [
         ("--method", {"required": True, "help": f"one of {', '.join(METHODS)}"}, None),
-        ("--rank", {"type": int, "default": None, "help": "Kronecker terms kept (kf-avg, ok and truncated-ok only)"}, None),
+        (
+            "--rank",
+            {"type": int, "default": None, "help": "Kronecker terms kept (kf-avg, ok and truncated-ok only)"},
+            None,
+        ),
         ("--truncation", {"type": int, "default": None, "help": "window length τ (tbptt only)"}, None),
         (
             "--window",
