@@ -4,13 +4,17 @@ Static checks parse the notebooks (cheap). The one execution of the student edit
 junk-names run: every student notebook runs top to bottom with each exercise cell followed by a cell that binds
 junk values to the names its prompt mentions, the names the exercise cell binds, the workbook's common names (w, mu,
 P, r, Y, G, H, A, u, s, answer, ...), every name the cells before it bound, every function the notebook imports and
-every function the text shows being called, so that a later cell that relies on such a name fails.
+every function the text shows being called, so that a later cell that relies on such a name fails. The same run
+checks every figure the notebook draws with okcore.plotting.check_figure (tick labels that collide, legends on
+data, clipped points): an IPython startup file in the kernel wraps the canvas's print_figure, which every shown
+or saved figure passes through, and logs what the check finds.
 """
 
 from __future__ import annotations
 
 import ast
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -342,12 +346,67 @@ def test_junk_cell_fails_on_use():
     assert repr(namespace["w"]) == "<junk>" and namespace["w"] is not None
 
 
+# Run by the kernel at start (IPython startup file): every figure printed (shown inline or saved) is checked first.
+FIGURE_CHECK = """
+import json as _json, os as _os
+import matplotlib.backend_bases as _backend_bases
+from okcore import plotting as _plotting
+
+_print_figure = _backend_bases.FigureCanvasBase.print_figure
+
+
+def _print_checked_figure(self, *args, **kwargs):
+    problems = _plotting.check_figure(self.figure)
+    if problems:
+        titles = [ax.get_title() for ax in self.figure.axes]
+        with open(_os.environ["OKCORE_FIGURE_LOG"], "a", encoding="utf-8") as log:
+            log.write(_json.dumps({"titles": titles, "problems": problems}) + "\\n")
+    return _print_figure(self, *args, **kwargs)
+
+
+_backend_bases.FigureCanvasBase.print_figure = _print_checked_figure
+"""
+
+
+def figure_check_environment(folder: Path) -> dict[str, str]:
+    """Environment variables under which a kernel checks each figure it prints and logs the problems in
+    ``folder / "figures.jsonl"``."""
+    startup = folder / "ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    (startup / "00-okcore-figure-check.py").write_text(FIGURE_CHECK, encoding="utf-8")
+    return {"IPYTHONDIR": str(folder / "ipython"), "OKCORE_FIGURE_LOG": str(folder / "figures.jsonl")}
+
+
+def figure_problems(folder: Path) -> list[dict]:
+    log = folder / "figures.jsonl"
+    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
+
+
+def test_the_figure_check_reports_a_bad_figure_and_passes_a_good_one(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("%matplotlib inline\nimport matplotlib.pyplot as plt"),
+        nbformat.v4.new_code_cell("fig, ax = plt.subplots()\nax.plot([0, 1], [0, 1])\nplt.show()"),
+        nbformat.v4.new_code_cell(
+            "fig, ax = plt.subplots(figsize=(2, 2))\nax.plot(range(100))\nax.set_xticks(range(0, 100, 2))\nplt.show()"
+        ),
+    ]
+    nbformat.write(nb, tmp_path / "figures.ipynb")
+    env = {**os.environ, **figure_check_environment(tmp_path)}
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval-lax", "--nbval-current-env"]
+    proc = subprocess.run(cmd + ["figures.ipynb"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    (found,) = figure_problems(tmp_path)  # the second figure only
+    assert any("tick label" in p and "overlaps" in p for p in found["problems"])
+
+
 @pytest.mark.timeout(NOTEBOOK_TIMEOUT + 60)
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
 def test_student_edition_runs_with_junk_names_after_each_exercise(tmp_path, notebook):
     """The student copy, with junk names after each exercise of the notebooks in JUNK_NOTEBOOKS, run by nbval in lax
     mode in its own process: every cell must run without an error (the unanswered checkers report rather than raise,
-    and no later cell depends on a name a learner may rebind); stored outputs are not compared (there are none)."""
+    and no later cell depends on a name a learner may rebind); stored outputs are not compared (there are none).
+    Every figure it draws passes okcore.plotting.check_figure."""
     # A tree like the repository's, with the student copy in place of notebooks/: paths such as ../data/... resolve
     # as they do for the originals (nbval runs a notebook from its own folder).
     for entry in ROOT.iterdir():
@@ -368,8 +427,10 @@ def test_student_edition_runs_with_junk_names_after_each_exercise(tmp_path, note
     # One BLAS thread per notebook: the notebooks run side by side (one per pytest-xdist worker) on a small machine,
     # where extra BLAS threads mostly spin and add processor time.
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env |= figure_check_environment(tmp_path)
     try:
         proc = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=NOTEBOOK_TIMEOUT)
     except subprocess.TimeoutExpired as err:
         pytest.fail(f"the student edition of {notebook.name} did not finish in {err.timeout:.0f} s")
     assert proc.returncode == 0, f"the student edition of {notebook.name} failed:\n{proc.stdout[-8000:]}"
+    assert not figure_problems(tmp_path), f"figures of {notebook.name} that fail the check: {figure_problems(tmp_path)}"

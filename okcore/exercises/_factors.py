@@ -69,12 +69,14 @@ def repeats(
     arguments_for: Callable[[np.ndarray], dict],
     patterns: np.ndarray,
     results: tuple[np.ndarray, np.ndarray],
-    rows: tuple[int, ...] = (0, -1),
+    rows: tuple[int, ...] | None = None,
+    rounds: int = 2,
 ) -> bool:
     """Whether the reader's function ``answer`` gives again what it gave before (``results``: its two factors, one
-    row per sign pattern) when it is called again with the sign patterns of ``rows``. A function that draws random
-    numbers of its own instead of using the signs it is given does not."""
-    for i in rows:
+    row per sign pattern) when it is called again, ``rounds`` times, with the sign patterns of ``rows`` (all by
+    default). A function that draws random numbers of its own instead of using the signs it is given does not; with
+    four patterns and two rounds, one that draws its own pair of signs passes by chance once in 4⁸ = 65,536."""
+    for i in [j for _ in range(rounds) for j in (range(len(patterns)) if rows is None else rows)]:
         again = call_answer(answer, name, arguments_for(patterns[i]))
         if not isinstance(again, tuple | list) or len(again) != 2:
             return False
