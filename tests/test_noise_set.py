@@ -337,3 +337,10 @@ def test_distance_to_curve():
     assert (d[1], d[2]) == pytest.approx(tuple(np.quantile(boot, [0.025, 0.975])))
     with pytest.raises(ValueError, match="expected shapes"):
         noise_set.distance_to_curve(values, 1.0, levels, per_level[:2], zero)
+
+
+def test_runs_are_labelled_as_in_the_figures():
+    runs = noise_set.load_noise_runs()
+    assert runs.label("ok-r2") == "OK r=2" and runs.label("snap1") == "SnAp-1" and runs.label("tbptt-t4") == "TBPTT τ=4"
+    with pytest.raises(ValueError, match="key: expected one of"):
+        runs.label("ok-r3")

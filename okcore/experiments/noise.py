@@ -205,6 +205,14 @@ class NoiseRuns:
     methods: dict[str, list[dict]]
     timing: dict | None
 
+    def label(self, key: str) -> str:
+        """The workbook's label of method ``key`` (the one its figures use, e.g. ``"OK r=2"`` for ``"ok-r2"``)."""
+        if key not in self.methods:
+            raise ValueError(f"key: expected one of {sorted(self.methods)}, got {key!r}")
+        from okcore.plotting import run_style
+
+        return run_style(self.methods[key][0]["config"])["label"]
+
     def seconds_per_step(self, key: str) -> float:
         """Processor seconds per training step of method ``key``, measured alone (``timing.json``)."""
         if self.timing is None:
