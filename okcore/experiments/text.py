@@ -12,8 +12,8 @@
 4. ``exact/``: exact RTRL at the smaller n = :data:`EXACT_HIDDEN` (its step costs O(n⁴)), with OK r = 4 and
    TBPTT τ = 100 at the same size and :data:`EXACT_STEPS` steps, as a reference for what an exact online
    gradient gives. Exact RTRL takes OK r = 4's rate.
-5. ``lr-check/``: OK r = 4 for the whole run at the rate that came second in its sweep (:data:`RATE_CHECK`), to
-   see whether the sweep's short horizon chose a rate too large for 80,000 steps.
+5. ``lr-check/``: every method for the whole run, seed 0, at half its rate, the next lower rate of the sweep
+   (:data:`RATE_CHECK`), to see whether the sweep's short horizon chose rates too large for 80,000 steps.
 """
 
 from __future__ import annotations
@@ -100,8 +100,13 @@ TEXT_LR: dict[tuple, float] = {
 COMPUTE_METHODS: list[Method] = [("tbptt", None, 100, "block"), ("tbptt", None, 16, "sliding")]
 COMPUTE_FACTOR = {("tbptt", None, 100, "block"): 8, ("tbptt", None, 16, "sliding"): 3}
 
-# A check of the sweep's short horizon: OK r = 4 at the runner-up rate of its sweep, for the whole run.
-RATE_CHECK: list[tuple[Method, float]] = [(("ok", 4, None, "block"), 2e-3)]
+# A check of the sweep's short horizon: every method for the whole run at the next lower rate of the sweep's grid
+# (half its rate), seed 0; OK r = 8, which takes OK r = 4's rate, at OK r = 4's lower rate.
+RATE_CHECK: list[tuple[Method, float]] = (
+    [(("ok", 4, None, "block"), 2e-3)]
+    + [(method, TEXT_LR[method] / 2) for method in TEXT_LR if method != ("ok", 4, None, "block")]
+    + [(("ok", 8, None, "block"), 2e-3)]
+)
 
 EXACT_HIDDEN = 32
 EXACT_STEPS = 20_000
