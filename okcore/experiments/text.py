@@ -25,7 +25,7 @@ import numpy as np
 
 from okcore.experiments.runner import run_name
 from okcore.plotting import METHODS, run_style
-from okcore.train.results import Group, curve, method_label
+from okcore.train.results import Group, curve, load_groups
 from okcore.train.runs import load_run
 from okcore.train.text_runs import text_config
 
@@ -186,30 +186,14 @@ def load_text_groups(folder: str | os.PathLike, pattern: str = "*.json") -> dict
     method has its own, see the module docstring) but in no other setting of ``_SAME``; a ValueError says which
     differ.
     """
-    folder = Path(folder)
-    files = sorted(folder.glob(pattern))
-    if not files:
-        raise ValueError(f"folder: expected run files ({pattern}) in {str(folder)!r}, found none")
-    runs = [load_run(f) for f in files]
-    ref = runs[0]["config"]
-    for r in runs[1:]:
-        diff = [k for k in _SAME if r["config"].get(k) != ref.get(k)]
-        if diff:
-            raise ValueError(f"folder: runs in {str(folder)!r} differ in {', '.join(diff)}; expected equal settings")
-    runs.sort(
-        key=lambda r: (
-            METHODS.index(r["config"]["method"]),
-            r["config"].get("rank") or 0,
-            -(r["config"].get("truncation") or 0),
-            r["config"].get("window") != "sliding",
-            r["config"]["seed"],
-        )
-    )
-    groups: dict[str, Group] = {}
-    for r in runs:
-        label = method_label(r["config"])
-        groups.setdefault(label, Group(label, [])).runs.append(r)
-    return groups
+    return load_groups(folder, pattern, same=_SAME, order=_text_order)
+
+
+def _text_order(run: dict) -> tuple:
+    """Method, rank, the longer window first, sliding before block, seed."""
+    c = run["config"]
+    trunc = -(c.get("truncation") or 0)
+    return METHODS.index(c["method"]), c.get("rank") or 0, trunc, c.get("window") != "sliding", c["seed"]
 
 
 # --- reading the set -----------------------------------------------------------------------------------

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -59,32 +61,36 @@ class Group:
 _SETTINGS = ("task", "hidden", "batch", "steps", "cell", "lr", "clip", "log_every", "cosine_every")
 
 
-def load_groups(folder: str | os.PathLike) -> dict[str, Group]:
-    """All run files in ``folder`` grouped by method (label), in the order of the methods' first appearance.
+def _method_order(run: dict) -> tuple:
+    """Sort key of a run: method (in okcore.train's order), rank, truncation, seed."""
+    c = run["config"]
+    return METHODS.index(c["method"]), c.get("rank") or 0, c.get("truncation") or 0, c["seed"]
 
-    Raises ``ValueError`` if the folder has no runs, or if two runs differ in a setting other than method,
-    rank, truncation and seed (so that every comparison is on equal terms).
+
+def load_groups(
+    folder: str | os.PathLike,
+    pattern: str = "*.json",
+    same: Sequence[str] = _SETTINGS,
+    order: Callable[[dict], Any] = _method_order,
+) -> dict[str, Group]:
+    """The run files of ``folder`` that match ``pattern`` grouped by method (label), the runs sorted by ``order``
+    (default: method, rank, truncation, seed) and the groups in the order of their first run.
+
+    Raises ``ValueError`` if the folder has no such runs, or if two runs differ in a setting of ``same`` (by
+    default every setting but method, rank, truncation and seed, so that every comparison is on equal terms).
     """
     folder = Path(folder)
-    files = sorted(folder.glob("*.json"))
+    files = sorted(folder.glob(pattern))
     if not files:
-        raise ValueError(f"folder: expected run files (*.json) in {str(folder)!r}, found none")
+        raise ValueError(f"folder: expected run files ({pattern}) in {str(folder)!r}, found none")
     runs = [load_run(f) for f in files]
     ref = runs[0]["config"]
     for r in runs[1:]:
-        diff = [k for k in _SETTINGS if r["config"].get(k) != ref.get(k)]
+        diff = [k for k in same if r["config"].get(k) != ref.get(k)]
         if diff:
             raise ValueError(f"folder: runs in {str(folder)!r} differ in {', '.join(diff)}; expected equal settings")
-    runs.sort(
-        key=lambda r: (
-            METHODS.index(r["config"]["method"]),
-            r["config"].get("rank") or 0,
-            r["config"].get("truncation") or 0,
-            r["config"]["seed"],
-        )
-    )
     groups: dict[str, Group] = {}
-    for r in runs:
+    for r in sorted(runs, key=order):
         label = method_label(r["config"])
         groups.setdefault(label, Group(label, [])).runs.append(r)
     return groups
