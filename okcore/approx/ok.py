@@ -296,6 +296,12 @@ class OK(KroneckerSumEstimator):
         # new factors: u' = cu (Q_v U)ᵀ, A' = (ca Uᵀ R_v) M
         self.u = (cu @ u_tilde.transpose(0, 2, 1)).astype(self.dtype, copy=False)
         T = ((ca @ U.transpose(0, 2, 1)) @ Rv).astype(self.dtype, copy=False)  # (B, r, N) coefficients on M's rows
+        self._recombine(T, A, d)
+
+    def _recombine(self, T: np.ndarray, A: np.ndarray, d: np.ndarray) -> None:
+        """A' = T M in place of A: T (B, r, r+1) holds the coefficients on M's rows, the r products H A_j (kept in
+        ``self._HA``) and D, whose non-zero entries d (B, k) are added on A's diagonal."""
+        B, r = T.shape[0], T.shape[1]
         T_HA, HA2, A2 = T[:, :, :r], self._HA.reshape(B, r, -1), A.reshape(B, r, -1)
         if self._blocks is None:
             np.matmul(T_HA, HA2, out=A2)

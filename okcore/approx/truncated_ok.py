@@ -91,15 +91,7 @@ class TruncatedOK(OK):
         u_tilde = Qv @ U[:, :, :r]  # (B, K, r)
         self.u = (u_tilde * np.sqrt(sigma[:, None, :r])).transpose(0, 2, 1).astype(self.dtype, copy=False)
         T = ((U[:, :, :r] * inv_sqrt[:, None, :r]).transpose(0, 2, 1) @ Rv).astype(self.dtype, copy=False)
-        T_HA, HA2, A2 = T[:, :, :r], self._HA.reshape(B, r, -1), A.reshape(B, r, -1)
-        if self._blocks is None:
-            np.matmul(T_HA, HA2, out=A2)
-        else:
-            for cols in self._blocks:
-                np.matmul(T_HA, HA2[:, :, cols], out=A2[:, :, cols])
-        if self._A_diag[0] is not A:
-            self._A_diag = (A, self._diagonal(A))
-        self._A_diag[1][...] += T[:, :, r, None, None] * d.reshape(B, 1, -1, self.n)
+        self._recombine(T, A, d)
 
         self.last_singular_values = sigma
         self.last_dropped = sigma[:, r] ** 2
