@@ -632,11 +632,30 @@ def place_legend(ax: Axes, **kwargs: object) -> object:
         FigureCanvasAgg(fig)
     fig.canvas.draw()  # once, to settle the limits and the layout; each candidate is then measured, not drawn
     renderer = fig.canvas.get_renderer()
-    for loc in _LEGEND_PLACES:
-        legend = ax.legend(loc=loc, **kwargs)
-        if not _legend_problems(legend, "", [ax], renderer):
+    references = _reference_boxes(ax, renderer)
+    # first a place that also leaves the reference lines and bands free, then one that only leaves the data free
+    for free_of_references in (True, False):
+        for loc in _LEGEND_PLACES:
+            legend = ax.legend(loc=loc, **kwargs)
+            if _legend_problems(legend, "", [ax], renderer):
+                continue
+            frame = legend.get_window_extent(renderer)
+            if free_of_references and any(_overlap(ref, frame, pad=0.0) for ref in references):
+                continue
             return legend
     return ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, **kwargs)
+
+
+def _reference_boxes(ax: Axes, renderer: object) -> list[Bbox]:
+    """Display boxes of what spans the Axes as a reference (axhline, axvline, axhspan, axvspan): lines and patches
+    not drawn in data coordinates. A legend may cover them, but a free place is better."""
+    boxes = []
+    for artist in [*ax.get_lines(), *ax.patches]:
+        if artist.get_visible() and artist.get_transform() != ax.transData:
+            box = Bbox.intersection(artist.get_window_extent(renderer), ax.bbox)
+            if box is not None:
+                boxes.append(box)
+    return boxes
 
 
 def _legend_problems(legend: object, where: str, owners: list[Axes], renderer: object) -> list[str]:

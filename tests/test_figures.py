@@ -192,6 +192,18 @@ def test_place_legend_finds_a_free_corner_or_goes_outside():
     assert check_figure(fig, ticks=False, clipping=False) == []
 
 
+def test_place_legend_prefers_a_corner_clear_of_reference_bands():
+    fig, ax = plt.subplots(figsize=(5, 3))
+    t = np.linspace(0, 1, 50)
+    ax.plot(t, 0.3 + 0.2 * t, label="data")
+    ax.axhspan(0.8, 0.95, color="0.8", label="reference band")
+    ax.axhline(0.9, color="k", label="reference")
+    ax.set_ylim(0, 1)
+    legend = place_legend(ax)
+    assert legend._loc in (3, 4)  # a lower corner: the upper ones would cover the band
+    assert check_figure(fig) == []
+
+
 # --- every figure helper of okcore, drawn on representative data, passes the check -----------------------------
 
 
